@@ -1,0 +1,31 @@
+# Freezer: two commands set everything up on a fresh machine.
+#   make demo   a real full + incremental backup and a byte-identical restore
+#   make test   the whole suite, starting every server it needs
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PLUGINS := $(sort $(dir $(wildcard plugins/*/*/pyproject.toml)))
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint clean system-deps
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml $(addsuffix pyproject.toml,$(PLUGINS)) requirements-test.txt
+	@bash scripts/system-deps.sh
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e . $(addprefix -e ,$(PLUGINS)) -r requirements-test.txt
+	@touch $@
+
+demo: install
+	$(BIN)/python scripts/demo.py
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check freezer_core freezer_cli freezer_service plugins tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

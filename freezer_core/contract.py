@@ -1,0 +1,222 @@
+"""The plugin contract: the three small interfaces every plugin implements.
+
+A plugin is one class registered under an entry point:
+
+* ``freezer.storages`` -> a :class:`Storage` subclass (local, ssh, s3, swift, ...)
+* ``freezer.engines``  -> an :class:`Engine` subclass (tar, rsync, nova, ...)
+* ``freezer.modes``    -> a :class:`Mode` subclass (fs, mysql, nova, ...)
+
+The division of labour is strict so that plugins stay small:
+
+* a **storage** moves opaque bytes under names; it never sees plaintext,
+  compression, levels or engines.  Retries, bandwidth limits and parallelism
+  are core wrappers around it;
+* an **engine** turns a prepared source into a byte stream (and back); it never
+  sees storage or encryption;
+* a **mode** makes a consistent source (lock, snapshot, dump) and always
+  releases it, and knows where a restored resource goes.
+
+``api_version`` lets the core refuse a plugin written for another contract.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from freezer_core.errors import TransientStorageError
+
+CONTRACT_VERSION = 1
+
+Options = Mapping[str, Any]
+"""The action's options (upstream ``freezer_action`` dests) as a read-only mapping."""
+
+
+# ---------------------------------------------------------------- storage
+
+
+@dataclass(frozen=True)
+class StorageProperties:
+    """What the core needs to know to drive a storage well."""
+
+    connections: int = 2
+    """How many transfers may run at once."""
+    max_object_size: int | None = None
+    """Largest single object, or None when unbounded."""
+    min_part_size: int = 1
+    """Smallest part of a multi-part upload except the last (S3: 5 MiB)."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    name: str
+    size: int
+
+
+class Upload(abc.ABC):
+    """A large object written in parts, visible under its name only once complete.
+
+    Parts may be written concurrently and in any order; writing the same part
+    twice (a retry) must be harmless.  ``offset`` is where the part starts in
+    the final object, ``number`` its 0-based index.
+    """
+
+    @abc.abstractmethod
+    def write_part(self, number: int, offset: int, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def complete(self) -> None:
+        """Make the object visible under its name (atomically where possible)."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Discard every part written; never raises for a part already gone."""
+
+
+class Storage(abc.ABC):
+    """Named objects in a container.
+
+    Names are relative ``/``-separated paths such as
+    ``data/tar/host_name/1700000000/0_1700000000/data``.  The storage maps them
+    to files, objects or keys; ``list`` gives directory-like views of them.
+    """
+
+    name: ClassVar[str]
+    api_version: ClassVar[int] = CONTRACT_VERSION
+
+    def __init__(self, container: str, options: Options) -> None:
+        self.container = container
+        self.options = options
+
+    # --- writing
+    @abc.abstractmethod
+    def put(self, name: str, data: bytes) -> None:
+        """Store a small object whole, replacing any previous one."""
+
+    @abc.abstractmethod
+    def open_upload(self, name: str) -> Upload:
+        """Start writing a large object in parts (see :class:`Upload`)."""
+
+    # --- reading
+    @abc.abstractmethod
+    def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        """Read an object, or ``length`` bytes of it from ``offset``.
+
+        :raises ObjectNotFound: when there is no such object.
+        """
+
+    @abc.abstractmethod
+    def size(self, name: str) -> int | None:
+        """Size of an object in bytes, or None when it does not exist."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Names of the direct children of the directory ``prefix``, sorted.
+
+        ``list("metadata/tar/host_db")`` returns ``["1700000000", ...]`` and
+        never the children of ``host_db2``.  A missing prefix lists as ``[]``.
+        """
+
+    @abc.abstractmethod
+    def walk(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object at or below ``prefix`` with its size (for ``info``)."""
+
+    # --- removing
+    @abc.abstractmethod
+    def delete(self, name: str) -> None:
+        """Remove the object ``name`` and every object below ``name/``.
+
+        Removing something that does not exist is not an error.
+        """
+
+    # --- behaviour
+    def properties(self) -> StorageProperties:
+        return StorageProperties()
+
+    def is_permanent(self, exc: BaseException) -> bool:
+        """True when retrying ``exc`` cannot help (wrong credentials, not found)."""
+        return not isinstance(exc, (TransientStorageError, ConnectionError, TimeoutError))
+
+    def describe(self) -> str:
+        """Where the data goes, for messages: ``local:/srv/backups``."""
+        return f"{self.name}:{self.container}"
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+# ---------------------------------------------------------------- engine
+
+
+@dataclass
+class Source:
+    """A consistent thing to back up, made by a mode."""
+
+    path: Path | None
+    """Directory or file to read (None for resources that are not files)."""
+    resource_id: str = ""
+    """What the backup is of: hostname for fs, instance/volume id otherwise."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Mode facts an engine may need (e.g. server details for nova)."""
+
+
+class BackupStream(abc.ABC):
+    """The bytes of one backup, produced lazily, plus the engine state after it."""
+
+    @abc.abstractmethod
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    @abc.abstractmethod
+    def state(self) -> bytes:
+        """Engine state for the next level; only valid once iteration ended."""
+
+    def close(self) -> None:
+        """Stop producing (called on failure too); must be idempotent."""
+
+
+class Engine(abc.ABC):
+    """Turns a source into a byte stream and back."""
+
+    name: ClassVar[str]
+    api_version: ClassVar[int] = CONTRACT_VERSION
+    supports_incremental: ClassVar[bool] = True
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+
+    @abc.abstractmethod
+    def backup(self, source: Source, previous_state: bytes | None) -> BackupStream:
+        """Start a backup; ``previous_state`` is the parent level's state, or None for level 0."""
+
+    @abc.abstractmethod
+    def restore(self, chunks: Iterable[bytes], target: Path, level: int) -> None:
+        """Apply one level's stream to ``target``; levels arrive in order, 0 first."""
+
+    def metadata(self) -> dict[str, Any]:
+        """Extra keys for the backup's ``metadata`` object (e.g. rsync_block_size)."""
+        return {}
+
+
+# ---------------------------------------------------------------- mode
+
+
+class Mode(abc.ABC):
+    """Makes a consistent source, and receives restored data."""
+
+    name: ClassVar[str]
+    api_version: ClassVar[int] = CONTRACT_VERSION
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+
+    @abc.abstractmethod
+    def prepare(self) -> contextlib.AbstractContextManager[Source]:
+        """Lock/snapshot/dump; the context manager always releases, even on failure."""
+
+    @abc.abstractmethod
+    def restoring(self) -> contextlib.AbstractContextManager[Path]:
+        """A directory to restore into; on clean exit the resource is put back."""
