@@ -1,0 +1,1 @@
+"""One module per action: backup, restore, admin, info, exec."""

@@ -1,0 +1,90 @@
+"""The backup action.
+
+Order matters for safety: the data is uploaded first, then the engine state,
+then the ``metadata`` object.  A backup exists only once its metadata is
+stored, so an interrupted run leaves nothing a restore or the next level
+computation would ever pick up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from freezer_core.actions.common import (
+    FORMAT_VERSION, catalog_for, counting, load_state, open_engine, open_mode, open_storage,
+    passphrase_of, result_record, seal,
+)
+from freezer_core.catalog import LevelPolicy
+from freezer_core.errors import ValidationError
+from freezer_core.models import Action
+from freezer_core.pipeline import apply
+from freezer_core.pipeline.compression import compressor
+from freezer_core.pipeline.crypto import encryptor
+from freezer_core.pipeline.transfer import upload
+from freezer_core.plugins import call_hook
+
+LOG = logging.getLogger("freezer.backup")
+
+
+def run(action: Action, progress: Any = None) -> dict[str, Any]:
+    storage = open_storage(action)
+    engine = open_engine(action)
+    mode = open_mode(action)
+    policy = LevelPolicy.from_options(action)
+    if policy.incremental and not engine.supports_incremental:
+        raise ValidationError(f"--engine {engine.name} does not make incremental backups: "
+                              f"remove --incremental (or use --no-incremental true)")
+    passphrase = passphrase_of(action)
+    catalog = catalog_for(action, storage)
+    try:
+        with mode.prepare() as source:
+            now = int(time.time())
+            level, parent = catalog.plan_backup(policy, now)
+            ref = catalog.new_ref(level, parent, now)
+            previous_state = load_state(storage, parent, passphrase) if parent else None
+            record = result_record(
+                action, curr_backup_level=level, time_stamp=ref.ts,
+                fs_real_path=source.extra.get("fs_real_path", ""),
+                vol_snap_path=source.extra.get("vol_snap_path", ""),
+            )
+            if action.dry_run:
+                LOG.info("dry run: would write level %d to %s", level, ref.data_dir)
+                return record | {"dry_run": True}
+            tally = [0]
+            stream = engine.backup(source, previous_state)
+            try:
+                transforms = [compressor(action.compression)]
+                if passphrase is not None:
+                    transforms.append(encryptor(passphrase, action.encrypt_format))
+                segments = upload(storage, ref.data_name,
+                                  apply(counting(stream, progress, None, tally), *transforms),
+                                  segment_size=action.max_segment_size)
+                state = stream.state()
+            finally:
+                stream.close()
+            storage.put(ref.engine_metadata_name, seal(state, action, passphrase))
+            stored = sum(s.size for s in segments)
+            metadata = {
+                "engine_name": engine.name,
+                "compression": action.compression,
+                "encryption": passphrase is not None,
+                **engine.metadata(),
+                "freezer_format": FORMAT_VERSION,
+                "encryption_format": action.encrypt_format if passphrase is not None else None,
+                "level": level,
+                "time_stamp": ref.ts,
+                "level0_time_stamp": ref.level0_ts,
+                "size": tally[0],
+                "stored_size": stored,
+                "segments": [s.to_dict() for s in segments],
+            }
+            storage.put(ref.metadata_name, json.dumps(metadata, sort_keys=True).encode())
+    finally:
+        storage.close()
+    record.update(backup_size=tally[0], stored_size=stored, storage_path=ref.data_dir)
+    LOG.info("backup %s level %d done: %d bytes read, %d stored", ref.data_dir, level, tally[0], stored)
+    call_hook("backup_completed", action=action, record=record)
+    return record

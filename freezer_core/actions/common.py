@@ -1,0 +1,145 @@
+"""What the actions share: opening plugins, passwords, engine state, result records."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from freezer_core import __version__
+from freezer_core.catalog import BackupRef, Catalog
+from freezer_core.contract import Engine, Mode, Storage
+from freezer_core.errors import IntegrityError, ObjectNotFound, ValidationError
+from freezer_core.models import Action
+from freezer_core.pipeline import apply
+from freezer_core.pipeline.crypto import decryptor, detect_format, encryptor, read_pass_file
+from freezer_core.plugins import load_class
+
+FORMAT_VERSION = 1
+"""Version of the extra keys Freezer adds to a backup's ``metadata`` object."""
+
+
+def open_storage(action: Action) -> Storage:
+    cls = load_class("storage", action.storage)
+    storage: Storage = cls(action.container, action)
+    return storage
+
+
+def open_engine(action: Action) -> Engine:
+    engine: Engine = load_class("engine", action.engine_name)(action)
+    return engine
+
+
+def open_mode(action: Action) -> Mode:
+    mode: Mode = load_class("mode", action.mode)(action)
+    return mode
+
+
+def catalog_for(action: Action, storage: Storage) -> Catalog:
+    return Catalog(storage, action.engine_name, action.hostname_backup_name())
+
+
+def passphrase_of(action: Action) -> bytes | None:
+    return read_pass_file(action.encrypt_pass_file) if action.encrypt_pass_file else None
+
+
+def seal(data: bytes, action: Action, passphrase: bytes | None) -> bytes:
+    """Encrypt a small object (engine state) like the data, when a password is given."""
+    if passphrase is None:
+        return data
+    return b"".join(apply([data], encryptor(passphrase, action.encrypt_format)))
+
+
+def unseal(data: bytes, passphrase: bytes | None, what: str) -> bytes:
+    """Decrypt a small object when it is encrypted; pass plaintext through."""
+    return b"".join(decrypting([data], passphrase, what))
+
+
+def decrypting(chunks: Iterable[bytes], passphrase: bytes | None, what: str) -> Iterator[bytes]:
+    """Decrypt a stream whose format is told by its first bytes (or pass it through).
+
+    Backups written by upstream Freezer, by older Freezer versions and by this
+    one are all recognised, so restore never needs to be told the format.
+    """
+    it = iter(chunks)
+    head = b""
+    for chunk in it:
+        head += chunk
+        if len(head) >= 16:
+            break
+    fmt = detect_format(head)
+    stream = _chain([head], it)
+    if fmt is None:
+        yield from stream
+        return
+    if passphrase is None:
+        raise ValidationError(f"{what} is encrypted: give the password file with --encrypt-pass-file")
+    yield from apply(stream, decryptor(passphrase))
+
+
+def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in first:
+        if chunk:
+            yield chunk
+    yield from rest
+
+
+def load_state(storage: Storage, ref: BackupRef, passphrase: bytes | None) -> bytes:
+    """The engine state stored with a backup level (the parent of an increment)."""
+    try:
+        raw = storage.get(ref.engine_metadata_name)
+    except ObjectNotFound:
+        raise IntegrityError(f"engine state of level {ref.level} ({ref.engine_metadata_name}) is "
+                             f"missing: start a new chain with a level-0 backup (omit --incremental)") from None
+    return unseal(raw, passphrase, f"engine state of level {ref.level}")
+
+
+def read_metadata(storage: Storage, ref: BackupRef) -> dict[str, Any]:
+    try:
+        meta = json.loads(storage.get(ref.metadata_name))
+    except (ValueError, UnicodeDecodeError):
+        raise IntegrityError(f"{ref.metadata_name} is corrupted (not JSON)") from None
+    if not isinstance(meta, dict):
+        raise IntegrityError(f"{ref.metadata_name} is corrupted (not a JSON object)")
+    return meta
+
+
+def counting(chunks: Iterable[bytes], progress: Callable[[int, int | None], None] | None,
+             total: int | None, tally: list[int]) -> Iterator[bytes]:
+    """Pass chunks through, adding their size to ``tally[0]`` and reporting progress."""
+    for chunk in chunks:
+        tally[0] += len(chunk)
+        if progress is not None:
+            progress(tally[0], total)
+        yield chunk
+
+
+RECORD_FIELDS = (
+    "action", "always_level", "backup_media", "backup_name", "container", "container_segments",
+    "dry_run", "hostname", "path_to_backup", "max_level", "log_file", "storage", "mode", "proxy",
+    "compression", "ssh_key", "ssh_username", "ssh_host", "ssh_port", "consistency_checksum",
+    "cindernative_vol_id", "cindernative_backup_id", "nova_inst_id", "cinder_vol_id",
+    "cinderbrick_vol_id", "glance_image_id", "engine_name",
+)
+
+
+def result_record(action: Action, **computed: Any) -> dict[str, Any]:
+    """The upstream ``--metadata-out`` record: copied options ('' when unset) plus computed facts."""
+    record: dict[str, Any] = {}
+    for key in RECORD_FIELDS:
+        value = action.get(key) if key != "backup_name" else action.resolved_backup_name()
+        if key == "backup_media":
+            value = action.backup_media()
+        record[key] = value if value else ""
+    record.update(
+        client_os=platform.system().lower(),
+        client_version=__version__,
+        time_stamp=int(time.time()),
+        curr_backup_level="",
+        fs_real_path="",
+        vol_snap_path="",
+    )
+    record.update(computed)
+    return record

@@ -1,0 +1,335 @@
+"""Streaming compression: gzip, bzip2, xz, zstd, or none.
+
+The formats are the standard ones, so an operator can read a backup with the
+usual tools (``gzip -d``, ``tar -z``, ``xz -d``, ``zstd -d``) and backups made
+by upstream Freezer (``tar -z``/``-j``/``-J``) restore unchanged.
+
+gzip uses ISA-L (``isal.isal_zlib``) when it is installed: the same gzip
+format several times faster.  ISA-L has levels 0-3 instead of zlib's 0-9, so
+zlib levels are mapped onto it (the default 6 becomes ISA-L's default 2).
+
+Decompressors accept concatenated members/streams/frames, as the command
+line tools do, and trailing zero padding (tape and ``dd`` leave it).  Any
+other damage -- garbage, a bad checksum, a stream cut short -- raises
+:class:`~freezer_core.errors.IntegrityError`; truncation can only be seen when
+the input ends, so :meth:`finish` is where it is reported.
+
+Decompressed output is produced in pieces of at most :data:`OUTPUT_LIMIT`
+bytes through ``update_iter``/``finish_iter`` (see :mod:`freezer_core.pipeline`):
+a few kilobytes of compressed zeros may stand for gigabytes.
+"""
+
+from __future__ import annotations
+
+import bz2
+import lzma
+import zlib
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import zstandard
+
+from freezer_core.errors import IntegrityError, ValidationError
+from freezer_core.pipeline import Passthrough, Transform
+
+try:  # pragma: no cover - depends on the environment
+    from isal import isal_zlib as _isal_zlib
+except ImportError:  # pragma: no cover - depends on the environment
+    _isal_zlib = None
+
+__all__ = ["COMPRESSIONS", "OUTPUT_LIMIT", "compressor", "decompressor"]
+
+COMPRESSIONS = ("gzip", "bzip2", "xz", "zstd", "none")
+OUTPUT_LIMIT = 1 << 20
+"""Largest piece a decompressor yields at once (bounds restore memory)."""
+
+GZIP_DEFAULT_LEVEL = 6
+ZSTD_DEFAULT_LEVEL = 3
+_GZIP_WBITS = 31  # 16 + 15: a gzip header and trailer around a deflate stream
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_ZSTD_BLOCK_HEADER = 3
+_STREAM_MAGICS = {"gzip": b"\x1f", "bzip2": b"B", "xz": b"\xfd"}
+
+
+def gzip_backend() -> ModuleType:
+    """The zlib-compatible module used for gzip: ISA-L when installed, else zlib."""
+    return _isal_zlib if _isal_zlib is not None else zlib
+
+
+def _check_name(name: str) -> None:
+    if name not in COMPRESSIONS:
+        raise ValidationError(
+            f"unknown compression '{name}': choose one of {', '.join(COMPRESSIONS)}"
+        )
+
+
+def _corrupted(name: str, detail: object) -> IntegrityError:
+    return IntegrityError(
+        f"{name} compressed data is corrupted or truncated ({detail}): the backup cannot be restored"
+    )
+
+
+# ---------------------------------------------------------------- compressors
+
+
+class _Compressor:
+    """Adapts a ``compress``/``flush`` object from the standard library or zstandard."""
+
+    def __init__(self, compress: Callable[[bytes], bytes], flush: Callable[[], bytes]) -> None:
+        self._compress = compress
+        self._flush = flush
+
+    def update(self, data: bytes) -> bytes:
+        return self._compress(data)
+
+    def finish(self) -> bytes:
+        return self._flush()
+
+
+def compressor(name: str, level: int | None = None) -> Transform:
+    """A compressing transform for ``name`` (one of :data:`COMPRESSIONS`).
+
+    ``level`` uses each tool's own scale; None means the tool's default
+    (gzip 6, bzip2 9, xz 6, zstd 3).
+    """
+    _check_name(name)
+    if level is not None and not (0 <= level <= (22 if name == "zstd" else 9)):
+        raise ValidationError(f"compression level {level} is out of range for {name}: use 0-9 (zstd: 0-22)")
+    if name == "gzip":
+        backend = gzip_backend()
+        zlevel = GZIP_DEFAULT_LEVEL if level is None else level
+        if backend is not zlib:
+            zlevel = 0 if zlevel == 0 else min(3, (zlevel + 2) // 3)
+        gz = backend.compressobj(zlevel, zlib.DEFLATED, _GZIP_WBITS)
+        return _Compressor(gz.compress, gz.flush)
+    if name == "bzip2":
+        bz = bz2.BZ2Compressor(9 if level is None else max(1, level))
+        return _Compressor(bz.compress, bz.flush)
+    if name == "xz":
+        xz = lzma.LZMACompressor(format=lzma.FORMAT_XZ, preset=6 if level is None else level)
+        return _Compressor(xz.compress, xz.flush)
+    if name == "zstd":
+        # threads=-1: one worker per CPU; output is still one standard frame.
+        zctx = zstandard.ZstdCompressor(
+            level=ZSTD_DEFAULT_LEVEL if level is None else level, threads=-1, write_checksum=True
+        )
+        zs = zctx.compressobj()
+        return _Compressor(zs.compress, zs.flush)
+    return Passthrough()
+
+
+# ---------------------------------------------------------------- decompressors
+
+
+class _Joined:
+    """``update``/``finish`` for a transform that natively yields pieces."""
+
+    def update_iter(self, data: bytes) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def finish_iter(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def update(self, data: bytes) -> bytes:
+        return b"".join(self.update_iter(data))
+
+    def finish(self) -> bytes:
+        return b"".join(self.finish_iter())
+
+
+class _MemberDecompressor(_Joined):
+    """gzip, bzip2 and xz: a sequence of members, each a standard decompress object.
+
+    zlib-style objects report leftover input in ``unconsumed_tail``; bz2/lzma
+    ones keep it inside and say ``needs_input``.  Both honour ``max_length``.
+    """
+
+    def __init__(self, name: str, factory: Callable[[], Any], errors: tuple[type[BaseException], ...]) -> None:
+        self._name = name
+        self._factory = factory
+        self._errors = errors
+        self._obj: Any = None
+        self._members = 0
+        self._padding = False
+
+    def _start_member(self, data: bytes) -> bool:
+        """Between members: True when ``data`` starts a new one, False for zero padding."""
+        if self._padding or (self._members and data[0] == 0):
+            if data.count(0) != len(data):
+                raise _corrupted(self._name, "unexpected data after the end of the stream")
+            self._padding = True
+            return False
+        if data[:1] != _STREAM_MAGICS[self._name]:
+            where = "at the start" if not self._members else "after the end of the stream"
+            raise _corrupted(self._name, f"unexpected data {where}")
+        self._obj = self._factory()
+        return True
+
+    def update_iter(self, data: bytes) -> Iterator[bytes]:
+        pending = False
+        while data or pending:
+            if self._obj is None and not self._start_member(data):
+                return
+            obj = self._obj
+            try:
+                out = obj.decompress(data, OUTPUT_LIMIT)
+            except self._errors as exc:
+                raise _corrupted(self._name, exc) from None
+            if hasattr(obj, "unconsumed_tail"):
+                data, pending = obj.unconsumed_tail, False
+            else:
+                data, pending = b"", not obj.needs_input
+            if out:
+                yield out
+            if obj.eof:
+                data, pending = obj.unused_data, False
+                self._obj = None
+                self._members += 1
+
+    def finish_iter(self) -> Iterator[bytes]:
+        obj = self._obj
+        if obj is not None:
+            if hasattr(obj, "flush"):
+                try:
+                    out = obj.flush()
+                except self._errors as exc:
+                    raise _corrupted(self._name, exc) from None
+                if out:
+                    yield out
+            if not obj.eof:
+                raise _corrupted(self._name, "the stream ends before its end marker")
+            self._members += 1
+        if not self._members:
+            raise _corrupted(self._name, "no data")
+
+
+class _ZstdDecompressor(_Joined):
+    """zstd, fed one block at a time so each step's output is at most one block (128 KiB).
+
+    zstandard's streaming object has no ``max_length``, so the frame format
+    is walked here: frame header, blocks (3-byte headers), optional checksum;
+    skippable frames are skipped.  Walking frames also tells exactly whether
+    the input stopped in the middle of one.
+    """
+
+    def __init__(self) -> None:
+        self._dctx = zstandard.ZstdDecompressor()
+        self._buf = bytearray()
+        self._obj: Any = None
+        self._need = 0  # bytes of the current item still expected, once known
+        self._state = "frame"  # frame | header | block | checksum | skip
+        self._checksum = False
+        self._frames = 0
+        self._padding = False
+        self._last = False
+
+    def _take(self, size: int) -> bytes:
+        piece = bytes(self._buf[:size])
+        del self._buf[:size]
+        return piece
+
+    def _feed(self, data: bytes) -> bytes:
+        try:
+            return bytes(self._obj.decompress(data))
+        except zstandard.ZstdError as exc:
+            raise _corrupted("zstd", exc) from None
+
+    def _end_frame(self) -> None:
+        if not self._obj.eof:
+            raise _corrupted("zstd", "a frame does not end where its blocks say")
+        self._obj = None
+        self._frames += 1
+        self._state = "frame"
+
+    def _step(self) -> bytes | None:
+        """Consume one item from the buffer; None when more input is needed."""
+        buf = self._buf
+        if self._state == "frame":
+            if self._padding or (self._frames and buf[0] == 0):
+                if buf.count(0) != len(buf):
+                    raise _corrupted("zstd", "unexpected data after the end of the stream")
+                self._padding = True
+                buf.clear()
+                return None
+            if len(buf) < 8:  # every frame is longer than this
+                return None
+            magic = bytes(buf[:4])
+            if magic == _ZSTD_MAGIC:
+                descriptor = buf[4]
+                if descriptor & 0x08:
+                    raise _corrupted("zstd", "reserved bit set in a frame header")
+                single = (descriptor >> 5) & 1
+                size = 5 + (0 if single else 1) + (0, 1, 2, 4)[descriptor & 3]
+                size += ((1 if single else 0), 2, 4, 8)[descriptor >> 6]
+                self._checksum = bool(descriptor & 0x04)
+                self._state, self._need = "header", size
+                self._obj = self._dctx.decompressobj()
+            elif magic[1:] == b"\x2a\x4d\x18" and magic[0] & 0xF0 == 0x50:
+                self._state, self._need = "skip", 8 + int.from_bytes(buf[4:8], "little")
+            else:
+                where = "after the end of the stream" if self._frames else "at the start"
+                raise _corrupted("zstd", f"unexpected data {where}")
+            return b""
+        if self._state == "block" and not self._need:
+            if len(buf) < _ZSTD_BLOCK_HEADER:
+                return None
+            header = int.from_bytes(buf[:3], "little")
+            kind, size = (header >> 1) & 3, header >> 3
+            if kind == 3:
+                raise _corrupted("zstd", "reserved block type")
+            self._need = _ZSTD_BLOCK_HEADER + (1 if kind == 1 else size)
+            self._last = bool(header & 1)
+        if len(buf) < self._need:
+            return None
+        piece = self._take(self._need)
+        self._need = 0
+        if self._state == "skip":
+            self._frames += 1
+            self._state = "frame"
+            return b""
+        out = self._feed(piece)
+        if self._state == "header":
+            self._state = "block"
+        elif self._state == "block" and self._last:
+            if self._checksum:
+                self._state, self._need = "checksum", 4
+            else:
+                self._end_frame()
+        elif self._state == "checksum":
+            self._end_frame()
+        return out
+
+    def update_iter(self, data: bytes) -> Iterator[bytes]:
+        self._buf += data
+        while self._buf:
+            out = self._step()
+            if out is None:
+                return
+            if out:
+                yield out
+
+    def finish_iter(self) -> Iterator[bytes]:
+        yield from ()
+        if self._state != "frame" or self._buf:
+            raise _corrupted("zstd", "the stream ends in the middle of a frame")
+        if not self._frames:
+            raise _corrupted("zstd", "no data")
+
+
+def decompressor(name: str) -> Transform:
+    """A decompressing transform for ``name`` (one of :data:`COMPRESSIONS`)."""
+    _check_name(name)
+    if name == "gzip":
+        backend = gzip_backend()
+        errors: tuple[type[BaseException], ...] = (zlib.error, backend.error, ValueError)
+        return _MemberDecompressor("gzip", lambda: backend.decompressobj(_GZIP_WBITS), errors)
+    if name == "bzip2":
+        return _MemberDecompressor("bzip2", bz2.BZ2Decompressor, (OSError, ValueError, EOFError))
+    if name == "xz":
+        return _MemberDecompressor(
+            "xz", lambda: lzma.LZMADecompressor(format=lzma.FORMAT_XZ), (lzma.LZMAError, EOFError)
+        )
+    if name == "zstd":
+        return _ZstdDecompressor()
+    return Passthrough()

@@ -1,0 +1,53 @@
+"""``run(action)``: validate one action, dispatch it, report it to the hooks.
+
+This is the whole embedding API; the CLI, the scheduler and the API service
+all end here.  It never prints: the result record is returned and failures
+are raised as :class:`~freezer_core.errors.FreezerError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from freezer_core.actions import admin, backup, execute, info, restore
+from freezer_core.errors import FreezerError, Interrupted
+from freezer_core.models import Action
+from freezer_core.plugins import call_hook
+from freezer_core.validation import validate
+
+LOG = logging.getLogger("freezer")
+
+Progress = Callable[[int, "int | None"], None]
+"""Called with (bytes done, total bytes or None) while data flows."""
+
+HANDLERS: dict[str, Callable[[Action, Progress | None], dict[str, Any]]] = {
+    "backup": backup.run,
+    "restore": restore.run,
+    "admin": admin.run,
+    "info": info.run,
+    "exec": execute.run,
+}
+
+
+def run(action: Action | Mapping[str, Any], *, progress: Progress | None = None) -> dict[str, Any]:
+    """Validate and run one action; return its result record.
+
+    :raises FreezerError: every failure, with a message meant for the user.
+    """
+    if not isinstance(action, Action):
+        action = Action.from_dict(dict(action))
+    validate(action)
+    call_hook("action_started", action=action)
+    try:
+        result = HANDLERS[action.action](action, progress)
+    except FreezerError as error:
+        call_hook("action_failed", action=action, error=error)
+        raise
+    except KeyboardInterrupt:
+        error = Interrupted(f"{action.action} interrupted: nothing partial was recorded")
+        call_hook("action_failed", action=action, error=error)
+        raise error from None
+    call_hook("action_finished", action=action, result=result)
+    return result

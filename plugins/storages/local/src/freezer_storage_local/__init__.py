@@ -1,0 +1,183 @@
+"""Local storage: the container is a directory on a mounted file system.
+
+Objects are files under the container directory, laid out exactly as
+upstream Freezer lays them out, so either agent restores the other's
+backups.  Large objects are written to a hidden temporary file beside their
+final name and renamed into place on completion: a crashed backup leaves a
+``.*.part`` file that no listing or restore ever picks up.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from freezer_core.contract import ObjectInfo, Options, Storage, StorageProperties, Upload
+from freezer_core.errors import ObjectNotFound, PermissionDenied, StorageError, StorageFull
+
+__all__ = ["LocalStorage"]
+
+PART_SUFFIX = ".part"
+
+
+def _translate(exc: OSError, what: str) -> StorageError:
+    """Turn an OS error into a Freezer error that tells the user what to do."""
+    if exc.errno == errno.ENOSPC:
+        return StorageFull(f"no space left on the device holding {what}: free some space "
+                           f"or remove old backups (--action admin --remove-older-than DAYS)")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return PermissionDenied(f"permission denied on {what}: check the container's owner and mode")
+    if exc.errno == errno.ENOENT:
+        return ObjectNotFound(f"{what} does not exist")
+    return StorageError(f"cannot access {what}: {exc.strerror or exc}")
+
+
+class LocalStorage(Storage):
+    name = "local"
+
+    def __init__(self, container: str, options: Options) -> None:
+        super().__init__(container, options)
+        self.root = Path(container).expanduser().absolute()
+
+    def _path(self, name: str) -> Path:
+        parts = [p for p in name.split("/") if p]
+        if any(p in (".", "..") for p in parts):
+            raise StorageError(f"invalid object name {name!r}")
+        return self.root.joinpath(*parts)
+
+    def put(self, name: str, data: bytes) -> None:
+        path = self._path(name)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{PART_SUFFIX}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _translate(exc, str(path)) from exc
+
+    def open_upload(self, name: str) -> Upload:
+        return _LocalUpload(self._path(name))
+
+    def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
+        path = self._path(name)
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                return f.read() if length is None else f.read(length)
+        except (IsADirectoryError, NotADirectoryError):
+            raise ObjectNotFound(f"{path} is not a stored object") from None
+        except OSError as exc:
+            raise _translate(exc, str(path)) from exc
+
+    def size(self, name: str) -> int | None:
+        try:
+            st = self._path(name).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise _translate(exc, name) from exc
+        return None if stat.S_ISDIR(st.st_mode) else st.st_size
+
+    def list(self, prefix: str) -> list[str]:
+        path = self._path(prefix)
+        try:
+            return sorted(e.name for e in os.scandir(path) if not e.name.endswith(PART_SUFFIX))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise _translate(exc, str(path)) from exc
+
+    def walk(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        base = self._path(prefix)
+        if base.is_file():
+            yield ObjectInfo(prefix, base.stat().st_size)
+            return
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            for fn in sorted(filenames):
+                if fn.endswith(PART_SUFFIX):
+                    continue
+                full = Path(dirpath, fn)
+                yield ObjectInfo(full.relative_to(self.root).as_posix(), full.stat().st_size)
+
+    def delete(self, name: str) -> None:
+        path = self._path(name)
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        except NotADirectoryError:
+            return  # a parent is a file: nothing exists under this name
+        except OSError as exc:
+            raise _translate(exc, str(path)) from exc
+        self._prune_empty_parents(path.parent)
+
+    def _prune_empty_parents(self, directory: Path) -> None:
+        """Remove directories left empty by a deletion, up to the container."""
+        while directory != self.root and self.root in directory.parents:
+            try:
+                directory.rmdir()
+            except OSError:
+                return
+            directory = directory.parent
+
+    def properties(self) -> StorageProperties:
+        return StorageProperties(connections=2)
+
+    def is_permanent(self, exc: BaseException) -> bool:
+        # A local disk does not heal by itself: never retry.
+        return True
+
+
+class _LocalUpload(Upload):
+    """Parts are written at their offsets into a hidden file, renamed on completion.
+
+    The file is private to the user running Freezer (0600): backup data may hold
+    secrets even when it is not encrypted.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{PART_SUFFIX}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:
+            raise _translate(exc, str(path)) from exc
+
+    def write_part(self, number: int, offset: int, data: bytes) -> None:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.pwrite(self.fd, view, offset)
+                view = view[written:]
+                offset += written
+        except OSError as exc:
+            raise _translate(exc, str(self.path)) from exc
+
+    def complete(self) -> None:
+        try:
+            os.fsync(self.fd)
+            os.close(self.fd)
+            self.fd = -1
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise _translate(exc, str(self.path)) from exc
+
+    def abort(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        self.tmp.unlink(missing_ok=True)
+

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from freezer_core.errors import PermissionDenied, StorageFull
+from freezer_core.testing.storage import StorageTests
+from freezer_storage_local import LocalStorage
+
+
+class TestLocalStorage(StorageTests):
+    @pytest.fixture
+    def storage(self, tmp_path: Path) -> LocalStorage:
+        return LocalStorage(str(tmp_path / "container"), {})
+
+
+def test_layout_is_plain_files(tmp_path: Path) -> None:
+    storage = LocalStorage(str(tmp_path), {})
+    storage.put("metadata/tar/h_n/1/0_1/metadata", b"{}")
+    assert (tmp_path / "metadata/tar/h_n/1/0_1/metadata").read_bytes() == b"{}"
+
+
+def test_uploaded_data_is_private(tmp_path: Path) -> None:
+    storage = LocalStorage(str(tmp_path), {})
+    up = storage.open_upload("d/data")
+    up.write_part(0, 0, b"secret")
+    up.complete()
+    assert (tmp_path / "d/data").stat().st_mode & 0o077 == 0
+
+
+def test_delete_prunes_empty_directories(tmp_path: Path) -> None:
+    storage = LocalStorage(str(tmp_path / "c"), {})
+    storage.put("data/tar/h_n/1/0_1/data", b"x")
+    storage.delete("data/tar/h_n/1")
+    assert not (tmp_path / "c/data").exists()
+    assert (tmp_path / "c").is_dir()
+
+
+def test_unwritable_container_is_a_clear_error() -> None:
+    # /sys refuses new directories even to root (EPERM), like a read-only mount.
+    with pytest.raises(PermissionDenied, match="permission denied"):
+        LocalStorage("/sys/freezer-test-container", {}).put("x", b"1")
+
+
+def test_full_disk_is_a_clear_error(tmp_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.fail("/dev/full is needed to simulate a full disk")
+    storage = LocalStorage(str(tmp_path), {})
+    (tmp_path / "d").mkdir()
+    up = storage.open_upload("d/data")
+    os.close(up.fd)
+    up.fd = os.open("/dev/full", os.O_WRONLY)
+    with pytest.raises(StorageFull, match="no space left"):
+        up.write_part(0, 0, b"x" * 65536)
+        up.complete()
+    up.abort()
+    assert storage.size("d/data") is None
