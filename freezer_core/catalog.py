@@ -157,9 +157,18 @@ class LevelPolicy:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> LevelPolicy:
-        """Build from action options (upstream dests); missing or empty values mean "not set"."""
+        """Build from action options (upstream dests); missing or empty values mean "not set".
+
+        The legacy ``--no-incremental false`` spelling also turns incremental backups on; an
+        :class:`~freezer_core.models.Action` decides that itself through ``is_incremental()``.
+        """
+        decide = getattr(options, "is_incremental", None)
+        if callable(decide):
+            incremental = bool(decide())
+        else:
+            incremental = bool(options.get("incremental")) or options.get("no_incremental") is False
         return cls(
-            incremental=bool(options.get("incremental")),
+            incremental=incremental,
             max_level=int(options["max_level"]) if options.get("max_level") else None,
             always_level=int(options["always_level"]) if options.get("always_level") else None,
             restart_always_level=(
@@ -202,7 +211,7 @@ class Catalog:
         for info in self.storage.walk(self._metadata_root):
             if not info.name.startswith(root):
                 continue
-            parts = info.name[len(root):].split("/")
+            parts = info.name[len(root) :].split("/")
             if len(parts) != 3 or parts[2] != "metadata":
                 continue
             l0, entry = _number(parts[0]), _entry(parts[1])
@@ -222,9 +231,11 @@ class Catalog:
 
     def _data_timestamps(self, level0_ts: int | None = None) -> list[int]:
         """Timestamps named in the data tree, complete or not (all chains, or one)."""
-        roots = [level0_ts] if level0_ts is not None else [
-            n for n in map(_number, self.storage.list(self._data_root)) if n is not None
-        ]
+        roots = (
+            [level0_ts]
+            if level0_ts is not None
+            else [n for n in map(_number, self.storage.list(self._data_root)) if n is not None]
+        )
         stamps = list(roots)
         for l0 in roots:
             for name in self.storage.list(f"{self._data_root}/{l0}"):
@@ -260,7 +271,7 @@ class Catalog:
             return 0, None
         if policy.always_level and policy.always_level < highest:
             return 0, None
-        if policy.restart_always_level and now > newest.newest_ts + policy.restart_always_level * DAY:
+        if policy.restart_always_level and now > newest.level0_ts + policy.restart_always_level * DAY:
             return 0, None
         if policy.always_level and highest == policy.always_level:
             parent = tip[policy.always_level - 1]
@@ -301,7 +312,9 @@ class Catalog:
         """
         chains = [c for c in self.chains() if date is None or c.level0_ts <= date]
         if not chains:
-            where = f"at or before {format_date(date)}" if date is not None else f"in {self.storage.describe()}"
+            where = (
+                f"at or before {format_date(date)}" if date is not None else f"in {self.storage.describe()}"
+            )
             raise BackupNotFound(
                 f"no backup of {self.prefix} ({self.engine}) {where}: "
                 f"list the backups with `freezer-agent --action info`"

@@ -15,7 +15,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
 from freezer_core.errors import ValidationError
-from freezer_core.options import BY_DEST, OPTIONS, SECRET_DESTS, Option, coerce, mask, normalize_key
+from freezer_core.options import BY_DEST, OPTIONS, Option, coerce, mask, normalize_key
 
 _HOSTNAME = BY_DEST["hostname"]
 _ABSENT = object()
@@ -235,11 +235,17 @@ class Action(Mapping[str, Any]):
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={mask(k, getattr(self, k))!r}" for k in BY_DEST if k in self._given)
         if self.extra:
-            shown += (", " if shown else "") + f"extra={ {k: '***' if k in SECRET_DESTS else v
-                                                         for k, v in self.extra.items()} !r}"
+            extra = {k: mask(k, v) for k, v in self.extra.items()}
+            shown += (", " if shown else "") + f"extra={extra!r}"
         return f"Action({shown})"
 
     # ------------------------------------------------------------ helpers
+
+    @property
+    def storages(self) -> list[dict[str, Any]]:
+        """The ``[storage:NAME]`` sections of a ``--config`` file (multi-storage), or ``[]``."""
+        value = self.extra.get("storages")
+        return list(value) if isinstance(value, list) else []
 
     def is_incremental(self) -> bool:
         """True with ``--incremental``, or with the legacy ``--no-incremental false``."""
@@ -355,7 +361,7 @@ class _Record:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        present = getattr(self, "_present", frozenset())
+        present: frozenset[str] = getattr(self, "_present", frozenset())
         for f in fields(self):
             if not f.init or f.name == "extra":
                 continue

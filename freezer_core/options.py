@@ -346,9 +346,20 @@ def _to_int(value: Any) -> int:
     return int(value)
 
 
-def mask(dest: str, value: Any) -> Any:
+_SECRET_WORDS = re.compile(r"pass|secret|token|private|credential|(^|_)key$", re.IGNORECASE)
+
+
+def is_secret(key: str) -> bool:
+    """Whether a key holds a secret: a secret option, or a plugin key that looks like one."""
+    dest = normalize_key(key)
+    if dest in BY_DEST:
+        return dest in SECRET_DESTS
+    return bool(_SECRET_WORDS.search(dest))
+
+
+def mask(key: str, value: Any) -> Any:
     """The value fit for a log line: secrets become ``***``."""
-    if option_for(dest) and normalize_key(dest) in SECRET_DESTS and value not in (None, "", False):
+    if is_secret(key) and value not in (None, "", False):
         return "***"
     return value
 

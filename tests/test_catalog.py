@@ -147,6 +147,12 @@ def test_zero_means_unset_as_upstream_defaults(cat: Catalog) -> None:
     assert [run_backup(cat, policy, T + i).level for i in range(3)] == [0, 1, 2]
 
 
+def test_legacy_no_incremental_false_means_incremental() -> None:
+    assert LevelPolicy.from_options({"no_incremental": False, "max_level": 3}).incremental
+    assert not LevelPolicy.from_options({"no_incremental": True}).incremental
+    assert not LevelPolicy.from_options({}).incremental
+
+
 def test_negative_policy_values_are_refused() -> None:
     with pytest.raises(ValidationError, match="--max-level"):
         LevelPolicy(incremental=True, max_level=-1)
@@ -382,3 +388,12 @@ def test_days_ago() -> None:
     for bad in (-1, float("nan"), float("inf")):
         with pytest.raises(ValidationError):
             days_ago(bad, T)
+
+
+def test_level_added_after_a_higher_one_ends_the_restore_there(cat: Catalog, storage: MemoryStorage) -> None:
+    """A level 2 made on the older level 1 must not be applied on top of a newer level 1."""
+    l0, l1a, l2, l1b = (BackupRef("tar", "host_db", T, lvl, T + i) for i, lvl in enumerate([0, 1, 2, 1]))
+    for ref in (l0, l1a, l2, l1b):
+        write(storage, ref)
+    assert cat.restore_chain(None) == [l0, l1b]
+    assert cat.restore_chain(T + 2) == [l0, l1a, l2]

@@ -8,6 +8,7 @@ answers from object names alone, so any disagreement is a bug in one of the two.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 
@@ -131,8 +132,16 @@ class CatalogMachine(RuleBasedStateMachine):
         self.storage.put(ref.data_name, b"y")
         self.storage.put(ref.metadata_name, b"{}")
 
-    @rule(name=st.sampled_from(["metadata/tar/host_db/junk", "metadata/tar/host_db/1/x_1/metadata",
-                                "data/tar/host_db/notes.txt", "metadata/tar/host_db/5/0_6/metadata"]))
+    @rule(
+        name=st.sampled_from(
+            [
+                "metadata/tar/host_db/junk",
+                "metadata/tar/host_db/1/x_1/metadata",
+                "data/tar/host_db/notes.txt",
+                "metadata/tar/host_db/5/0_6/metadata",
+            ]
+        )
+    )
     def junk(self, name: str) -> None:
         self.storage.put(name, b"?")
 
@@ -169,7 +178,7 @@ class CatalogMachine(RuleBasedStateMachine):
         assert [r.level for r in got] == list(range(len(got)))
         assert len({r.level0_ts for r in got}) == 1
         assert all(date is None or r.ts <= date for r in got)
-        assert all(a.ts < b.ts for a, b in zip(got, got[1:], strict=False))
+        assert all(a.ts < b.ts for a, b in itertools.pairwise(got))
 
     @invariant()
     def catalog_agrees_with_model(self) -> None:

@@ -65,7 +65,7 @@ def run(action: Action, progress: Any = None) -> dict[str, Any]:
                 state = stream.state()
             finally:
                 stream.close()
-            storage.put(ref.engine_metadata_name, seal(state, action, passphrase))
+            storage.put(ref.engine_metadata_name, seal(state, passphrase))
             stored = sum(s.size for s in segments)
             metadata = {
                 "engine_name": engine.name,

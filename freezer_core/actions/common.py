@@ -45,11 +45,16 @@ def passphrase_of(action: Action) -> bytes | None:
     return read_pass_file(action.encrypt_pass_file) if action.encrypt_pass_file else None
 
 
-def seal(data: bytes, action: Action, passphrase: bytes | None) -> bytes:
-    """Encrypt a small object (engine state) like the data, when a password is given."""
+def seal(data: bytes, passphrase: bytes | None) -> bytes:
+    """Encrypt a small object (engine state) when a password is given.
+
+    Always with Freezer's authenticated format, even when the data uses the
+    OpenSSL-compatible one: engine state lists every path backed up and must
+    not be readable or alterable by whoever holds the storage.
+    """
     if passphrase is None:
         return data
-    return b"".join(apply([data], encryptor(passphrase, action.encrypt_format)))
+    return b"".join(apply([data], encryptor(passphrase, "freezer")))
 
 
 def unseal(data: bytes, passphrase: bytes | None, what: str) -> bytes:

@@ -59,9 +59,7 @@ def gzip_backend() -> ModuleType:
 
 def _check_name(name: str) -> None:
     if name not in COMPRESSIONS:
-        raise ValidationError(
-            f"unknown compression '{name}': choose one of {', '.join(COMPRESSIONS)}"
-        )
+        raise ValidationError(f"unknown compression '{name}': choose one of {', '.join(COMPRESSIONS)}")
 
 
 def _corrupted(name: str, detail: object) -> IntegrityError:
@@ -145,7 +143,9 @@ class _MemberDecompressor(_Joined):
     ones keep it inside and say ``needs_input``.  Both honour ``max_length``.
     """
 
-    def __init__(self, name: str, factory: Callable[[], Any], errors: tuple[type[BaseException], ...]) -> None:
+    def __init__(
+        self, name: str, factory: Callable[[], Any], errors: tuple[type[BaseException], ...]
+    ) -> None:
         self._name = name
         self._factory = factory
         self._errors = errors

@@ -20,7 +20,7 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
 def _iso(ts: datetime) -> str:
@@ -55,13 +55,13 @@ class KeystoneStub:
         """What to put in ``OS_AUTH_URL``."""
         return f"{self.url}/v3"
 
-    def start(self) -> KeystoneStub:
+    def start(self) -> Self:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _body(self) -> bytes:
@@ -78,7 +78,7 @@ class KeystoneStub:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 stub._record("GET", self.path)
                 path = self.path.split("?", 1)[0].rstrip("/")
                 if path == "":
@@ -90,7 +90,7 @@ class KeystoneStub:
                 else:
                     self._reply(404, {"error": {"code": 404, "message": "not found", "title": "Not Found"}})
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 stub._record("POST", self.path)
                 self._body()
                 path = self.path.split("?", 1)[0].rstrip("/")
@@ -99,7 +99,7 @@ class KeystoneStub:
                 else:
                     self._reply(404, {"error": {"code": 404, "message": "not found", "title": "Not Found"}})
 
-            def do_HEAD(self) -> None:  # noqa: N802 - http.server API
+            def do_HEAD(self) -> None:
                 stub._record("HEAD", self.path)
                 self._reply(404, None)
 
@@ -118,7 +118,7 @@ class KeystoneStub:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> KeystoneStub:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -151,7 +151,9 @@ class KeystoneStub:
             "status": "stable",
             "updated": "2020-04-07T00:00:00Z",
             "links": [{"rel": "self", "href": f"{self.url}/v3/"}],
-            "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
+            "media-types": [
+                {"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}
+            ],
         }
 
     def _token_body(self) -> dict[str, Any]:
@@ -159,9 +161,16 @@ class KeystoneStub:
         return {
             "token": {
                 "methods": ["password"],
-                "user": {"id": self.user_id, "name": "freezer-interop", "domain": {"id": "default", "name": "Default"}},
-                "project": {"id": self.project_id, "name": "freezer-interop",
-                            "domain": {"id": "default", "name": "Default"}},
+                "user": {
+                    "id": self.user_id,
+                    "name": "freezer-interop",
+                    "domain": {"id": "default", "name": "Default"},
+                },
+                "project": {
+                    "id": self.project_id,
+                    "name": "freezer-interop",
+                    "domain": {"id": "default", "name": "Default"},
+                },
                 "roles": [{"id": uuid.uuid4().hex, "name": "member"}],
                 "issued_at": _iso(now),
                 "expires_at": _iso(now + timedelta(hours=1)),

@@ -1,7 +1,7 @@
 """Build and run upstream Freezer (``freezer==19.0.0`` from PyPI) in a venv of its own.
 
-The venv lives at ``<repo>/.venv-upstream`` (override with ``FREEZER_UPSTREAM_VENV``) and is
-built once: a stamp file records the exact requirement set it was built from, and a different
+The venv lives at ``<repo>/.venv-upstream/venv`` (override the cache directory with
+``FREEZER_UPSTREAM_CACHE``), next to the build lock, and is built once: a stamp file records the exact requirement set it was built from, and a different
 set (or a missing stamp) rebuilds it from scratch.  Builds are serialised with a file lock so
 parallel test workers do not race.
 
@@ -120,8 +120,13 @@ class UpstreamUnavailable(RuntimeError):
     """The upstream venv could not be built."""
 
 
+def cache_dir() -> Path:
+    """Directory holding the upstream venv and its build lock (git-ignored)."""
+    return Path(os.environ.get("FREEZER_UPSTREAM_CACHE", REPO_ROOT / ".venv-upstream"))
+
+
 def venv_dir() -> Path:
-    return Path(os.environ.get("FREEZER_UPSTREAM_VENV", REPO_ROOT / ".venv-upstream"))
+    return cache_dir() / "venv"
 
 
 def _stamp() -> str:
@@ -141,8 +146,8 @@ def ensure_upstream_venv(python: str | None = None, timeout: float = 900.0) -> P
     venv = venv_dir()
     stamp_file = venv / ".freezer-upstream-stamp"
     want = _stamp()
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = venv.parent / (venv.name + ".lock")
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    lock_path = cache_dir() / "build.lock"
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if stamp_file.exists() and stamp_file.read_text().strip() == want and agent_path(venv).exists():
@@ -153,8 +158,17 @@ def ensure_upstream_venv(python: str | None = None, timeout: float = 900.0) -> P
         constraints = venv / "constraints.txt"
         constraints.write_text("\n".join(UPSTREAM_CONSTRAINTS) + "\n")
         _run_step(
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-             "-c", str(constraints), UPSTREAM_REQUIREMENT],
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "-q",
+                "-c",
+                str(constraints),
+                UPSTREAM_REQUIREMENT,
+            ],
             timeout,
         )
         if not agent_path(venv).exists():
@@ -165,7 +179,7 @@ def ensure_upstream_venv(python: str | None = None, timeout: float = 900.0) -> P
 
 def _run_step(cmd: Sequence[str], timeout: float) -> None:
     try:
-        proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(list(cmd), check=False, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UpstreamUnavailable(f"{' '.join(cmd)}: {exc}") from exc
     if proc.returncode != 0:
@@ -192,7 +206,9 @@ def run_upstream_agent(
     """
     venv = ensure_upstream_venv()
     cmd = [str(agent_path(venv)), *args]
-    proc = subprocess.run(cmd, env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        cmd, check=False, env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
     if check and proc.returncode != 0:
         log_tail = ""
         argv = list(args)

@@ -10,8 +10,8 @@ from typing import IO
 STDERR_TAIL = 64 * 1024
 """How much of tar's stderr is read back for messages: enough for the last lines, bounded."""
 
-_GENERIC = ("Exiting with failure status", "Error is not recoverable")
-"""tar's closing lines that say only that something failed earlier."""
+_GENERIC = ("Exiting with failure status", "Error is not recoverable", "Skipping to next header")
+"""tar's lines that say only that something went wrong earlier."""
 
 
 def child_env() -> dict[str, str]:
@@ -42,8 +42,16 @@ def last_error(lines: list[str]) -> str:
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Kill ``proc`` if it still runs and reap it, so no zombie is left behind."""
+    """Kill ``proc`` if it still runs, close our ends of its pipes and reap it (no zombie).
+
+    The pipes are closed before waiting so that tar, should the kill not land,
+    still ends on a broken pipe instead of blocking the wait forever.
+    """
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
     proc.wait()

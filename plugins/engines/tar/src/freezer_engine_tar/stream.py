@@ -64,10 +64,10 @@ class TarBackupStream(BackupStream):
 
     def __iter__(self) -> Iterator[bytes]:
         with self._lock:
-            if self._closed:
-                raise EngineError(CLOSED)
             if self._started:
                 raise EngineError("a tar backup stream can be read only once: start a new backup")
+            if self._closed:
+                raise EngineError(CLOSED)
             self._started = True
         try:
             proc = self._start()
@@ -170,8 +170,6 @@ class TarBackupStream(BackupStream):
             tmpdir, self._tmpdir = self._tmpdir, None
         if proc is not None:
             stop(proc)
-            if proc.stdout is not None:
-                proc.stdout.close()
         if stderr is not None:
             stderr.close()
         if tmpdir is not None:

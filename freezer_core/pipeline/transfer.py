@@ -1,0 +1,255 @@
+"""Moving a stream to and from storage in checksummed segments, in parallel.
+
+A backup stream is cut into segments of a fixed size (the last may be
+shorter); each is hashed with SHA-256 and written as one part of a multi-part
+upload, several at once.  The list of :class:`Segment` goes into the backup's
+metadata, so a restore can fetch segments ahead in parallel and verify each
+one before any byte of it reaches the decryptor or the engine.
+
+Memory is bounded whatever the stream size: at most ``connections`` segments
+are in flight plus the one being filled (upload), or ``connections`` fetched
+ahead plus the one being consumed (download).
+
+Everything here talks to storage only through the :class:`Storage` /
+:class:`Upload` contract, so retries and bandwidth limits are added as
+wrappers around the storage object and need no change in this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from freezer_core.contract import Storage, Upload
+from freezer_core.errors import FreezerError, IntegrityError, ObjectNotFound, StorageError, ValidationError
+
+__all__ = ["Segment", "download", "rechunk", "upload"]
+
+_T = TypeVar("_T")
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One stored piece of a backup object: where it is and what it must hash to."""
+
+    number: int
+    offset: int
+    size: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "offset": self.offset, "size": self.size, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Segment:
+        """Parse one entry of the metadata's ``segments`` list; damage is an IntegrityError."""
+        try:
+            number, offset, size, digest = data["number"], data["offset"], data["size"], data["sha256"]
+        except (KeyError, TypeError):
+            raise IntegrityError(
+                f"malformed segment entry {data!r} in the backup metadata: it is damaged"
+            ) from None
+        ints_ok = all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (number, offset, size)
+        )
+        if not ints_ok or not isinstance(digest, str) or len(digest) != 64:
+            raise IntegrityError(f"malformed segment entry {data!r} in the backup metadata: it is damaged")
+        return cls(number, offset, size, digest.lower())
+
+
+def rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """Re-cut a stream into pieces of exactly ``size`` bytes (the last may be shorter, never empty)."""
+    if size < 1:
+        raise ValidationError(f"segment size must be at least 1 byte, not {size}")
+    buf = bytearray()
+    for chunk in chunks:
+        view = memoryview(chunk)
+        if buf:
+            take = size - len(buf)
+            buf += view[:take]
+            view = view[take:]
+            if len(buf) < size:
+                continue
+            yield bytes(buf)
+            buf = bytearray()
+        while len(view) >= size:
+            yield bytes(view[:size])
+            view = view[size:]
+        buf += view
+    if buf:
+        yield bytes(buf)
+
+
+def _storage_call(storage: Storage, what: str, call: Callable[[], _T]) -> _T:
+    """Run a storage operation; foreign exceptions become a StorageError saying where."""
+    try:
+        return call()
+    except FreezerError:
+        raise
+    except Exception as exc:
+        raise StorageError(f"cannot {what} on {storage.describe()}: {exc or type(exc).__name__}") from exc
+
+
+def _connections(storage: Storage, connections: int | None) -> int:
+    count = storage.properties().connections if connections is None else connections
+    if count < 1:
+        raise ValidationError(f"the number of connections must be at least 1, not {count}")
+    return count
+
+
+# ---------------------------------------------------------------- upload
+
+
+def _write_segment(
+    storage: Storage, upload_: Upload, name: str, number: int, offset: int, data: bytes
+) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    _storage_call(storage, f"write part {number} of {name}", lambda: upload_.write_part(number, offset, data))
+    return digest
+
+
+def upload(
+    storage: Storage,
+    name: str,
+    chunks: Iterable[bytes],
+    *,
+    segment_size: int,
+    connections: int | None = None,
+) -> list[Segment]:
+    """Write ``chunks`` as the object ``name`` in checksummed segments; return them.
+
+    The object appears under ``name`` only when every part is written.  On any
+    failure -- in storage or in the producing iterator -- the upload is
+    aborted and the error re-raised, leaving nothing under ``name``.
+    """
+    size = max(segment_size, storage.properties().min_part_size)
+    if size < 1:
+        raise ValidationError(f"segment size must be at least 1 byte, not {segment_size}")
+    workers = _connections(storage, connections)
+    upload_ = _storage_call(storage, f"start writing {name}", lambda: storage.open_upload(name))
+    pending: dict[Future[str], tuple[int, int, int]] = {}
+    digests: dict[int, str] = {}
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="freezer-upload")
+
+    def collect(done: Iterable[Future[str]]) -> None:
+        for future in done:
+            number, _, _ = pending.pop(future)
+            digests[number] = future.result()  # re-raises a failed write
+
+    try:
+        offset = 0
+        sizes: list[tuple[int, int]] = []
+        for number, data in enumerate(rechunk(chunks, size)):
+            while len(pending) >= workers:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                collect(done)
+            future = executor.submit(_write_segment, storage, upload_, name, number, offset, data)
+            pending[future] = (number, offset, len(data))
+            sizes.append((offset, len(data)))
+            offset += len(data)
+            del data  # the worker holds the only reference: memory goes when the part is written
+        done, _ = wait(pending)
+        collect(done)
+        _storage_call(storage, f"complete {name}", upload_.complete)
+    except BaseException:
+        for future in pending:
+            future.cancel()
+        executor.shutdown(wait=True)
+        try:
+            upload_.abort()
+        except Exception:  # noqa: BLE001 - the original failure is the one to report
+            _log.warning("could not abort the upload of %s to %s", name, storage.describe(), exc_info=True)
+        raise
+    executor.shutdown(wait=True)
+    return [Segment(n, off, length, digests[n]) for n, (off, length) in enumerate(sizes)]
+
+
+# ---------------------------------------------------------------- download
+
+
+def _fetch(storage: Storage, name: str, offset: int, length: int, segment: Segment | None) -> bytes:
+    where = f"segment {segment.number} of {name}" if segment else f"{name} at offset {offset}"
+    data = _storage_call(storage, f"read {where}", lambda: storage.get(name, offset, length))
+    if len(data) != length:
+        raise IntegrityError(
+            f"{where} is {len(data)} bytes instead of {length}: the stored object is truncated or was changed"
+        )
+    if segment is not None and hashlib.sha256(data).hexdigest() != segment.sha256:
+        raise IntegrityError(
+            f"segment {segment.number} of {name} is corrupted (checksum mismatch): "
+            "the backup cannot be restored from this storage"
+        )
+    return data
+
+
+def _plan(
+    storage: Storage, name: str, segments: Sequence[Segment] | None, segment_size: int
+) -> list[tuple[int, int, Segment | None]]:
+    """The ranges to fetch, after checking the object exists and has the recorded size."""
+    total = _storage_call(storage, f"stat {name}", lambda: storage.size(name))
+    if total is None:
+        raise ObjectNotFound(
+            f"{name} not found in {storage.describe()}: the backup is incomplete or was removed"
+        )
+    if segments is None:
+        if segment_size < 1:
+            raise ValidationError(f"segment size must be at least 1 byte, not {segment_size}")
+        return [(off, min(segment_size, total - off), None) for off in range(0, total, segment_size)]
+    expected = 0
+    for index, segment in enumerate(segments):
+        if segment.number != index or segment.offset != expected:
+            raise IntegrityError(
+                f"the segment list of {name} is inconsistent at entry {index}: its metadata is damaged"
+            )
+        expected += segment.size
+    if expected != total:
+        raise IntegrityError(
+            f"{name} is {total} bytes but its segments add up to {expected}: "
+            "the backup cannot be restored from this storage"
+        )
+    return [(s.offset, s.size, s) for s in segments]
+
+
+def download(
+    storage: Storage,
+    name: str,
+    segments: Sequence[Segment] | None,
+    *,
+    segment_size: int,
+    connections: int | None = None,
+) -> Iterator[bytes]:
+    """Yield the object ``name`` segment by segment, fetched ahead in parallel and verified.
+
+    ``segments`` come from the backup's metadata; None (backups written by
+    upstream Freezer) reads ranges of ``segment_size`` without checksums.
+    Closing the generator early cancels what is queued and waits for the
+    fetches already running, so no thread outlives it.
+    """
+    workers = _connections(storage, connections)
+    plan = _plan(storage, name, segments, segment_size)
+    queue: deque[Future[bytes]] = deque()
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="freezer-download")
+    try:
+        ranges = iter(plan)
+        for offset, length, segment in ranges:
+            queue.append(executor.submit(_fetch, storage, name, offset, length, segment))
+            if len(queue) >= workers:
+                break
+        while queue:
+            data = queue.popleft().result()
+            nxt = next(ranges, None)
+            if nxt is not None:
+                queue.append(executor.submit(_fetch, storage, name, *nxt))
+            if data:
+                yield data
+            del data
+    finally:
+        for future in queue:
+            future.cancel()
+        executor.shutdown(wait=True, cancel_futures=True)
