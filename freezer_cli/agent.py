@@ -221,7 +221,7 @@ def _execute(action: Action) -> int:
     _check_metadata_out(action.metadata_out)
     progress = _Progress(sys.stderr) if not action.quiet and _is_tty(sys.stderr) else None
     try:
-        result = freezer_core.run(action, progress=progress)  # type: ignore[call-arg]
+        result = freezer_core.run(action, progress=progress)
     finally:
         if progress:
             progress.close()

@@ -25,8 +25,8 @@ AGENT = str(Path(sys.executable).with_name("freezer-agent"))
 
 def agent(*args: str) -> dict:
     cmd = [AGENT, *args, "--log-file", str(OUT / "freezer.log"), "--metadata-out", "-"]
-    shown = " ".join(a if " " not in a else repr(a) for a in cmd[:-4]).replace(str(ROOT) + "/", "")
-    print(f"\n$ freezer-agent{shown[len(AGENT):]}")
+    shown = " ".join(a if " " not in a else repr(a) for a in args).replace(str(ROOT) + "/", "")
+    print(f"\n$ freezer-agent {shown}")
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"demo failed: {done.stderr.strip()}")
