@@ -64,7 +64,7 @@ def validate(action: Action) -> None:
     if action.action in ("backup", "restore"):
         _check_removal_count(action, required=False)
         _check_storage(action)
-        if action.encrypt_pass_file and not os.path.isfile(os.path.expanduser(action.encrypt_pass_file)):
+        if action.encrypt_pass_file and _missing(action.encrypt_pass_file):
             raise ValidationError(f"--encrypt-pass-file: {action.encrypt_pass_file} does not exist; "
                                   f"give the file that holds the password")
     action.resolved_backup_name()  # unknown placeholders are a validation error
@@ -156,8 +156,19 @@ def _check_backup(action: Action) -> None:
         if not path:
             raise ValidationError(f"--path-to-backup is required for --mode {mode} backups: "
                                   f"give the directory or file to back up")
-        if not os.path.exists(os.path.expanduser(path)):
+        if _missing(path):
             raise ValidationError(f"--path-to-backup: {path} does not exist; check the path")
+
+
+def _missing(path: str) -> bool:
+    """True only when nothing is there; a path we may not look at is the mode's to report."""
+    try:
+        os.stat(os.path.expanduser(path))
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _needs_incremental_off(action: Action, mode: str) -> None:

@@ -34,10 +34,15 @@ class FsMode(Mode):
             raise ValidationError("--path-to-backup is required for --mode fs: give the directory "
                                   "or file to back up")
         path = Path(raw).expanduser().absolute()
-        if not path.exists():
-            raise ValidationError(f"--path-to-backup {raw}: no such file or directory")
-        if not os.access(path, os.R_OK):
-            raise ModeError(f"--path-to-backup {raw}: permission denied (run as a user who can read it)")
+        denied = ModeError(f"--path-to-backup {raw}: permission denied (run as a user who can read it)")
+        try:
+            path.stat()
+        except FileNotFoundError:
+            raise ValidationError(f"--path-to-backup {raw}: no such file or directory") from None
+        except PermissionError:
+            raise denied from None
+        if not os.access(path, os.R_OK) or (path.is_dir() and not os.access(path, os.X_OK)):
+            raise denied
         if self.options.get("sync", True):
             os.sync()
         hostname = self.options.get("hostname") or socket.gethostname()
