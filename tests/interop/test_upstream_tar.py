@@ -173,6 +173,8 @@ def _build_chain(
         backup(chain, src)
         # Any instant after this run and before the next one selects this level on restore.
         chain.dates.append(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    # Every level must look different, or restoring the wrong one could pass unnoticed.
+    assert len({repr(state) for state in chain.states}) == len(chain.states)
     return chain
 
 
