@@ -21,11 +21,11 @@ $(STAMP): pyproject.toml $(addsuffix pyproject.toml,$(PLUGINS)) requirements-tes
 demo: install
 	$(BIN)/python scripts/demo.py
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: install
-	$(BIN)/ruff check freezer_core freezer_cli freezer_service plugins tests
+lint: $(STAMP)
+	$(BIN)/ruff check freezer_core freezer_cli freezer_service plugins tests scripts docs/examples
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-upstream .pytest_cache .hypothesis demo-out

@@ -31,7 +31,7 @@ def list_plugins(fmt: str) -> None:
     rows += [(p.kind, p.name, p.distribution, p.version) for p in found]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip())
 
 
 def main() -> None:

@@ -10,7 +10,11 @@ import pytest
 
 import freezer_core
 from freezer_core.errors import (
-    BackupNotFound, DecryptionError, IntegrityError, PluginNotInstalled, ValidationError,
+    BackupNotFound,
+    DecryptionError,
+    IntegrityError,
+    PluginNotInstalled,
+    ValidationError,
 )
 from freezer_core.testing.trees import tree_state
 

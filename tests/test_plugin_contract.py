@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load_example():
-    spec = importlib.util.spec_from_file_location("freezer_storage_dict", ROOT / "docs/examples/freezer_storage_dict.py")
+    path = ROOT / "docs/examples/freezer_storage_dict.py"
+    spec = importlib.util.spec_from_file_location("freezer_storage_dict", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules["freezer_storage_dict"] = module
     spec.loader.exec_module(module)

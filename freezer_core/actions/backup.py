@@ -14,8 +14,16 @@ import time
 from typing import Any
 
 from freezer_core.actions.common import (
-    FORMAT_VERSION, catalog_for, counting, load_state, open_engine, open_mode, open_storage,
-    passphrase_of, result_record, seal,
+    FORMAT_VERSION,
+    catalog_for,
+    counting,
+    load_state,
+    open_engine,
+    open_mode,
+    open_storage,
+    passphrase_of,
+    result_record,
+    seal,
 )
 from freezer_core.catalog import LevelPolicy
 from freezer_core.errors import ValidationError

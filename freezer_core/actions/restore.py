@@ -11,8 +11,15 @@ import logging
 from typing import Any
 
 from freezer_core.actions.common import (
-    catalog_for, counting, decrypting, open_engine, open_mode, open_storage, passphrase_of,
-    read_metadata, result_record,
+    catalog_for,
+    counting,
+    decrypting,
+    open_engine,
+    open_mode,
+    open_storage,
+    passphrase_of,
+    read_metadata,
+    result_record,
 )
 from freezer_core.catalog import parse_date
 from freezer_core.errors import IntegrityError
@@ -33,10 +40,11 @@ def run(action: Action, progress: Any = None) -> dict[str, Any]:
     try:
         chain = catalog_for(action, storage).restore_chain(date)
         metas = [read_metadata(storage, ref) for ref in chain]
-        total = sum(int(m.get("stored_size") or storage.size(r.data_name) or 0) for r, m in zip(chain, metas))
+        total = sum(int(m.get("stored_size") or storage.size(r.data_name) or 0)
+                    for r, m in zip(chain, metas, strict=True))
         tally = [0]
         with mode.restoring() as target:
-            for ref, meta in zip(chain, metas):
+            for ref, meta in zip(chain, metas, strict=True):
                 compression = meta.get("compression") or "gzip"
                 if compression not in COMPRESSIONS:
                     raise IntegrityError(f"{ref.metadata_name} names an unknown compression {compression!r}")

@@ -5,10 +5,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from freezer_mode_fs import FsMode
 
 from freezer_core.errors import ModeError, ValidationError
 from freezer_core.testing.mode import ModeTests
-from freezer_mode_fs import FsMode
 
 
 class TestFsMode(ModeTests):

@@ -4,10 +4,10 @@ import os
 from pathlib import Path
 
 import pytest
+from freezer_storage_local import LocalStorage
 
 from freezer_core.errors import PermissionDenied, StorageFull
 from freezer_core.testing.storage import StorageTests
-from freezer_storage_local import LocalStorage
 
 
 class TestLocalStorage(StorageTests):
