@@ -2,7 +2,8 @@
 
 The venv lives at ``<repo>/.venv-upstream/venv`` (override the cache directory with
 ``FREEZER_UPSTREAM_CACHE``), next to the build lock, and is built once: a stamp file
-records the exact requirement set it was built from, and a different set (or a missing stamp) rebuilds it from scratch.  Builds are serialised with a file lock so
+records the exact requirement set it was built from, and a different set (or a missing stamp) rebuilds it from scratch.
+Builds are serialised with a file lock so
 parallel test workers do not race.
 
 Every dependency is pinned (``UPSTREAM_CONSTRAINTS``) to the set that was verified to install
