@@ -16,14 +16,41 @@ from freezer_core.models import Action
 from freezer_core.pipeline import apply
 from freezer_core.pipeline.crypto import decryptor, detect_format, encryptor, read_pass_file
 from freezer_core.plugins import load_class
+from freezer_core.storage_wrappers import MultiStorage, RateLimitedStorage, RetryingStorage
 
 FORMAT_VERSION = 1
 """Version of the extra keys Freezer adds to a backup's ``metadata`` object."""
 
 
 def open_storage(action: Action) -> Storage:
+    """The storage the action names, or all of its ``[storage:NAME]`` sections at once.
+
+    Each storage is wrapped by the core: retries with backoff for transient
+    errors, then the bandwidth limits.
+    """
+    sections = action.storages
+    if not sections:
+        return _open_one(action)
+    opened: list[Storage] = []
+    try:
+        for section in sections:
+            keys = {k: v for k, v in section.items() if k != "name"}
+            if not keys.get("storage") or not keys.get("container"):
+                raise ValidationError(f"[storage:{section.get('name', '?')}] needs both 'storage' and "
+                                      f"'container' keys")
+            opened.append(_open_one(action.replace(**keys)))
+    except BaseException:
+        for storage in opened:
+            storage.close()
+        raise
+    return MultiStorage(opened)
+
+
+def _open_one(action: Action) -> Storage:
     cls = load_class("storage", action.storage)
-    storage: Storage = cls(action.container, action)
+    storage: Storage = RetryingStorage(cls(action.container, action))
+    if action.upload_limit > 0 or action.download_limit > 0:
+        storage = RateLimitedStorage(storage, action.upload_limit, action.download_limit)
     return storage
 
 
