@@ -107,6 +107,7 @@ class Action(Mapping[str, Any]):
     ssh_username: str | None = None
     ssh_host: str | None = None
     ssh_port: int = 22
+    ssh_known_hosts: str = "~/.ssh/known_hosts"
     ftp_username: str | None = None
     ftp_password: str | None = None
     ftp_host: str | None = None

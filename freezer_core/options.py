@@ -216,6 +216,8 @@ OPTIONS: tuple[Option, ...] = (
     _o("ssh_username", group=_C, help="User for the ssh storage."),
     _o("ssh_host", group=_C, help="Host of the ssh storage."),
     _o("ssh_port", type="int", default=22, group=_C, help="Port of the ssh storage."),
+    _o("ssh_known_hosts", default="~/.ssh/known_hosts", group=_C, ours=True,
+       help="known_hosts file the ssh storage checks the server's host key against."),
     _o("ftp_username", group=_C, help="User for the ftp/ftps storage."),
     _o("ftp_password", secret=True, group=_C, help="Password for the ftp/ftps storage."),
     _o("ftp_host", group=_C, help="Host of the ftp/ftps storage."),
