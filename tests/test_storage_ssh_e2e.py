@@ -16,9 +16,7 @@ import pytest
 
 from freezer_core.testing.trees import tree_state
 from tests.services import Service
-from tests.services import sshd as sshd_service
 
-sshd_server = sshd_service.sshd_server
 AGENT = str(Path(sys.executable).with_name("freezer-agent"))
 
 
