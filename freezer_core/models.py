@@ -306,6 +306,20 @@ class Action(Mapping[str, Any]):
         return f"{self.hostname}_{self.resolved_backup_name()}"
 
 
+def _check_fields_match_options() -> None:
+    """Fail at import, with the fix, when the options table and Action's fields drift apart."""
+    names = [f.name for f in fields(Action) if f.init and f.name != "extra"]
+    table = [o.dest for o in OPTIONS]
+    if names != table:
+        missing = [d for d in table if d not in names]
+        raise ImportError(f"freezer_core.models.Action must declare one field per option of "
+                          f"freezer_core.options.OPTIONS, in the same order; missing: {missing or 'none'}, "
+                          f"extra or misplaced: {[n for n in names if n not in table] or 'order differs'}")
+
+
+_check_fields_match_options()
+
+
 def _same(opt: Option, raw: Any, value: Any) -> bool:
     try:
         return bool(coerce(opt, raw) == value)
