@@ -213,6 +213,15 @@ class Mode(abc.ABC):
     def __init__(self, options: Options) -> None:
         self.options = options
 
+    @classmethod
+    def preferred_engine(cls, options: Options) -> str | None:
+        """The engine to use when the user named none (``--engine`` not given), or None for the default.
+
+        A mode whose best method is a stream rather than files says so here,
+        e.g. mysql picks its hot physical engine when the tool is installed.
+        """
+        return None
+
     @abc.abstractmethod
     def prepare(self) -> contextlib.AbstractContextManager[Source]:
         """Lock/snapshot/dump; the context manager always releases, even on failure."""

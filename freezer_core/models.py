@@ -83,7 +83,10 @@ class Action(Mapping[str, Any]):
     lvm_dirmount: str | None = None
     lvm_volgroup: str | None = None
     mysql_conf: str | None = None
+    mysql_strategy: str | None = None
     sql_server_conf: str | None = None
+    mongodb_uri: str | None = None
+    mongodb_node: str = "primary"
     command: str | None = None
     nova_inst_id: str | None = None
     nova_inst_name: str | None = None

@@ -188,7 +188,14 @@ OPTIONS: tuple[Option, ...] = (
     _o("lvm_volgroup", group=_S, help="Volume group of the source volume."),
     # ------------------------------------------------------------ applications
     _o("mysql_conf", group=_A, help="INI file with a [default] section: host, user, password, port."),
+    _o("mysql_strategy", type="choice", choices=("physical", "upstream"), group=_A, ours=True,
+       help="How --mode mysql copies the server: physical (hot, mariadb-backup; the default when it is "
+            "installed) or upstream (read lock and file copy)."),
     _o("sql_server_conf", group=_A, help="INI file with [default] instance= for SQL Server."),
+    _o("mongodb_uri", group=_A, ours=True, secret=True,
+       help="MongoDB connection URI for --mode mongodb (default mongodb://localhost:27017)."),
+    _o("mongodb_node", type="choice", choices=("primary", "secondary"), default="primary", group=_A, ours=True,
+       help="Which member --mode mongodb may back up: the primary, or a secondary."),
     _o("command", group=_A, help="Command run by --action exec."),
     # ------------------------------------------------------------ openstack
     _o("nova_inst_id", group=_O, help="Nova instance to back up or restore."),

@@ -14,7 +14,7 @@ from typing import Any
 from freezer_core.actions import admin, backup, execute, info, restore
 from freezer_core.errors import FreezerError, Interrupted
 from freezer_core.models import Action
-from freezer_core.plugins import call_hook
+from freezer_core.plugins import call_hook, load_class
 from freezer_core.validation import validate
 
 LOG = logging.getLogger("freezer")
@@ -38,6 +38,7 @@ def run(action: Action | Mapping[str, Any], *, progress: Progress | None = None)
     """
     if not isinstance(action, Action):
         action = Action.from_dict(dict(action))
+    action = _with_preferred_engine(action)
     validate(action)
     call_hook("action_started", action=action)
     try:
@@ -51,3 +52,15 @@ def run(action: Action | Mapping[str, Any], *, progress: Progress | None = None)
         raise error from None
     call_hook("action_finished", action=action, result=result)
     return result
+
+
+def _with_preferred_engine(action: Action) -> Action:
+    """Let the mode choose the engine when the user did not name one."""
+    if "engine_name" in action.given() or action.action not in ("backup", "restore", "admin"):
+        return action
+    try:
+        mode = load_class("mode", action.mode)
+    except FreezerError:
+        return action  # validation reports the missing mode with its fix
+    engine = mode.preferred_engine(action)
+    return action.replace(engine_name=engine) if engine and engine != action.engine_name else action

@@ -25,7 +25,7 @@ import pytest
 import freezer_core
 from freezer_core.errors import ModeError
 from tests.services import Service
-from tests.services.mariadb import mariadb_server, second_server  # noqa: F401
+from tests.services.mariadb import second_server
 
 BATCH = 5
 AGENT = str(Path(sys.executable).with_name("freezer-agent"))
@@ -69,7 +69,7 @@ class Writer(threading.Thread):
 
 
 @pytest.fixture
-def db(mariadb_server: Service) -> Iterator[str]:  # noqa: F811
+def db(mariadb_server: Service) -> Iterator[str]:
     name = f"freezer_{uuid.uuid4().hex[:8]}"
     conn = connect(mariadb_server.env)
     with conn.cursor() as cur:
@@ -87,7 +87,7 @@ def db(mariadb_server: Service) -> Iterator[str]:  # noqa: F811
 
 
 @pytest.fixture
-def mysql_conf(tmp_path: Path, mariadb_server: Service) -> Path:  # noqa: F811
+def mysql_conf(tmp_path: Path, mariadb_server: Service) -> Path:
     """Upstream's --mysql-conf, exactly the deployment note's [default] section (plus the port)."""
     env = mariadb_server.env
     path = tmp_path / "freezer.cnf"
@@ -134,7 +134,7 @@ def backup(env_args: dict[str, Any]) -> dict[str, Any]:
     return freezer_core.run({"action": "backup", "mode": "mysql", "storage": "local", **env_args})
 
 
-def test_hot_physical_backup_under_load_with_an_increment(tmp_path: Path, mariadb_server: Service,  # noqa: F811
+def test_hot_physical_backup_under_load_with_an_increment(tmp_path: Path, mariadb_server: Service,
                                                           db: str, mysql_conf: Path) -> None:
     env = mariadb_server.env
     common = {"engine": "mariabackup", "mysql_conf": str(mysql_conf), "container": str(tmp_path / "store"),
@@ -159,8 +159,10 @@ def test_hot_physical_backup_under_load_with_an_increment(tmp_path: Path, mariad
     assert check_restored(mariadb_server, db, restored) >= mid * BATCH
 
 
-def test_upstream_strategy_with_the_deployment_note_command(tmp_path: Path, mariadb_server: Service,  # noqa: F811
-                                                            db: str, mysql_conf: Path) -> None:
+@pytest.mark.parametrize("strategy", [[], ["--mysql-strategy", "upstream"]], ids=["default-hot", "upstream"])
+def test_the_deployment_note_command(tmp_path: Path, mariadb_server: Service, db: str, mysql_conf: Path,
+                                     strategy: list[str]) -> None:
+    """The note's command as written: hot physical by default here, upstream's lock + copy on request."""
     env = mariadb_server.env
     store = tmp_path / "backuptest"
     writer = Writer(env, db)
@@ -169,17 +171,22 @@ def test_upstream_strategy_with_the_deployment_note_command(tmp_path: Path, mari
         done = subprocess.run([AGENT, "--action", "backup", "--mode", "mysql", "--path-to-backup",
                                env["MARIADB_TEST_DATADIR"] + "/", "--mysql-conf", str(mysql_conf), "--container",
                                str(store), "--storage", "local", "--backup-name", "mysqlbackup",
-                               "--log-file", str(tmp_path / "agent.log")], capture_output=True, text=True)
+                               "--log-file", str(tmp_path / "agent.log"), *strategy], capture_output=True, text=True)
     finally:
         writer.stop()
     assert done.returncode == 0, done.stderr
     log = (tmp_path / "agent.log").read_text()
-    assert "lock is held on" in log.replace("READ LOCK is held", "lock is held") and "UNLOCK TABLES" in log
+    if strategy:
+        assert "lock is held on" in log.replace("READ LOCK is held", "lock is held") and "UNLOCK TABLES" in log
+        assert list(store.glob("data/tar/*"))
+    else:
+        assert "hot physical backup" in log
+        assert list(store.glob("data/mariabackup/*"))
     assert env["MARIADB_TEST_PASSWORD"] not in log
     restored = tmp_path / "datadir"
     done = subprocess.run([AGENT, "--action", "restore", "--mode", "mysql", "--container", str(store),
                            "--storage", "local", "--backup-name", "mysqlbackup", "--restore-abs-path", str(restored),
-                           "--log-file", str(tmp_path / "restore.log")], capture_output=True, text=True)
+                           "--log-file", str(tmp_path / "restore.log"), *strategy], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     check_restored(mariadb_server, db, restored)
 
@@ -198,7 +205,7 @@ def _agent_fails(tmp_path: Path, conf: Path | None, *extra: str) -> subprocess.C
 
 
 @pytest.mark.parametrize("engine", ["tar", "mariabackup"])
-def test_bad_config_credentials_or_server_fail_in_one_line(tmp_path: Path, mariadb_server: Service,  # noqa: F811
+def test_bad_config_credentials_or_server_fail_in_one_line(tmp_path: Path, mariadb_server: Service,
                                                            mysql_conf: Path, engine: str) -> None:
     env = mariadb_server.env
     e = ("--engine", engine)
@@ -218,7 +225,7 @@ def test_bad_config_credentials_or_server_fail_in_one_line(tmp_path: Path, maria
     assert done.returncode == 5 and "cannot reach the MySQL server" in done.stderr
 
 
-def test_a_lock_that_cannot_be_taken_fails_cleanly(tmp_path: Path, mariadb_server: Service,  # noqa: F811
+def test_a_lock_that_cannot_be_taken_fails_cleanly(tmp_path: Path, mariadb_server: Service,
                                                    db: str, mysql_conf: Path) -> None:
     env = mariadb_server.env
     holder = connect(env, db=db)

@@ -47,6 +47,15 @@ class MysqlMode(Mode):
         super().__init__(options)
         self.strategy = _strategy(options)
 
+    @classmethod
+    def preferred_engine(cls, options: Options) -> str | None:
+        """Hot physical when mariadb-backup is installed, unless ``--mysql-strategy upstream``."""
+        if options.get("mysql_strategy") == "upstream":
+            return None
+        if shutil.which("mariadb-backup") or shutil.which("mariabackup"):
+            return "mariabackup"
+        return None
+
     # ------------------------------------------------------------ backup
 
     @contextlib.contextmanager
