@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml $(addsuffix pyproject.toml,$(PLUGINS)) requirements-tes
 	@bash scripts/system-deps.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e . $(addprefix -e ,$(PLUGINS)) -r requirements-test.txt
+	$(BIN)/python -m pip install -q -e '.[service]' $(addprefix -e ,$(PLUGINS)) -r requirements-test.txt
 	@touch $@
 
 demo: install

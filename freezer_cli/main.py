@@ -35,5 +35,8 @@ def list_plugins(fmt: str) -> None:
 
 
 def main() -> None:
+    from freezer_cli import client
+
+    client.register(cli)
     plugins.plugin_manager().hook.register_commands(cli=cli)
     cli()

@@ -1,0 +1,103 @@
+"""The metadata backend interface: a versioned document store scoped by project.
+
+Every resource of the API (backups, clients, actions, jobs, sessions) is a JSON
+document with an id that is unique within its kind and project.  Backends
+store documents opaquely, which keeps this interface small enough for a SQL
+database and a search engine (Elasticsearch/OpenSearch) alike.
+
+Each stored document carries an integer ``version`` that grows on every write.
+:meth:`Backend.update` is a read-modify-write loop guarded by it, so two
+concurrent PATCHes never lose each other's change.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from freezer_core.errors import FreezerError
+from freezer_service.db.search import Search
+
+KINDS = ("backups", "clients", "actions", "jobs", "sessions")
+
+
+class DocumentExists(FreezerError):
+    """A document with this id already exists in the project."""
+
+    http_status = 409
+
+
+class ConcurrentUpdate(FreezerError):
+    """A document kept changing under a read-modify-write: retry the request."""
+
+    http_status = 409
+
+
+@dataclass
+class Stored:
+    """One document as the backend holds it."""
+
+    kind: str
+    project_id: str
+    doc_id: str
+    doc: dict[str, Any]
+    version: int
+    is_central: bool = False
+
+
+Mutator = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class Backend(ABC):
+    """A metadata store; implementations are registered under ``freezer.db.backends``."""
+
+    name: str = ""
+
+    @abstractmethod
+    def upgrade(self) -> None:
+        """Create or migrate the schema (idempotent)."""
+
+    @abstractmethod
+    def get(self, kind: str, project_id: str | None, doc_id: str) -> Stored | None:
+        """The document, or ``None``.  ``project_id=None`` looks in every project."""
+
+    @abstractmethod
+    def list(self, kind: str, project_id: str | None, search: Search | None = None, *,
+             limit: int = 10, offset: int = 0, include_central: bool = False) -> list[Stored]:
+        """Documents in insertion order (stable across pages).
+
+        ``project_id=None`` lists every project; ``include_central`` adds the
+        central documents (clients) of other projects.
+        """
+
+    @abstractmethod
+    def create(self, kind: str, project_id: str, doc_id: str, doc: dict[str, Any], *,
+               is_central: bool = False) -> Stored:
+        """Insert a new document; :class:`DocumentExists` if the id is taken in the project."""
+
+    @abstractmethod
+    def put(self, kind: str, project_id: str, doc_id: str, doc: dict[str, Any], *,
+            is_central: bool = False) -> Stored:
+        """Create the document or replace it whole."""
+
+    @abstractmethod
+    def update(self, kind: str, project_id: str | None, doc_id: str, mutate: Mutator) -> Stored | None:
+        """Apply ``mutate`` to the current document and store the result atomically.
+
+        ``mutate`` may be called several times (it must not have side effects
+        beyond its return value) and may raise to abort.  Returns ``None`` when
+        the document does not exist.
+        """
+
+    @abstractmethod
+    def delete(self, kind: str, project_id: str | None, doc_id: str) -> bool:
+        """Remove the document; False when there was none."""
+
+    @abstractmethod
+    def find_central(self, kind: str, doc_id: str) -> Stored | None:
+        """A central document with this id in any project (central clients)."""
+
+    def close(self) -> None:
+        """Release connections."""
