@@ -194,8 +194,8 @@ OPTIONS: tuple[Option, ...] = (
     _o("sql_server_conf", group=_A, help="INI file with [default] instance= for SQL Server."),
     _o("mongodb_uri", group=_A, ours=True, secret=True,
        help="MongoDB connection URI for --mode mongodb (default mongodb://localhost:27017)."),
-    _o("mongodb_node", type="choice", choices=("primary", "secondary"), default="primary", group=_A, ours=True,
-       help="Which member --mode mongodb may back up: the primary, or a secondary."),
+    _o("mongodb_node", type="choice", choices=("primary", "secondary", "any"), default="primary", group=_A,
+       ours=True, help="Which member --mode mongodb may back up: the primary, a secondary, or any."),
     _o("command", group=_A, help="Command run by --action exec."),
     # ------------------------------------------------------------ openstack
     _o("nova_inst_id", group=_O, help="Nova instance to back up or restore."),

@@ -23,6 +23,8 @@ RESTORE_TARGETS = ("restore_abs_path", "nova_inst_id", "cinder_vol_id", "cindern
                    "cinderbrick_vol_id", "project_id")
 LEVEL_OPTIONS = ("max_level", "always_level", "restart_always_level")
 FILE_MODES = ("fs", "mysql", "mongodb", "mssql")
+SERVER_ENGINES = ("mariabackup", "mongodump")
+"""Engines that read a database server, not files: no --path-to-backup needed."""
 ENGINE_MODES = {"nova": "nova", "glance": "glance"}
 """Modes whose work is done by the engine of the same name."""
 
@@ -151,7 +153,7 @@ def _check_backup(action: Action) -> None:
         _needs_one(action, ("cindernative_vol_id", "cindernative_backup_id"), "--mode cindernative")
     elif mode == "cinderbrick":
         _needs_one(action, ("cinderbrick_vol_id",), "--mode cinderbrick")
-    elif mode in FILE_MODES and action.backup_media() == "fs":
+    elif mode in FILE_MODES and action.backup_media() == "fs" and action.engine_name not in SERVER_ENGINES:
         path = action.path_to_backup
         if not path:
             raise ValidationError(f"--path-to-backup is required for --mode {mode} backups: "
@@ -187,6 +189,8 @@ def _needs_one(action: Action, dests: tuple[str, ...], what: str) -> None:
 def _check_restore(action: Action) -> None:
     targets = (*RESTORE_TARGETS, "nova_inst_name", "cinder_vol_name", "cindernative_backup_id",
                "glance_image_id", "glance_image_name")
+    if action.engine_name == "mongodump":
+        return  # the target is the server at --mongodb-uri
     if not any(action[d] for d in targets):
         raise ValidationError("--action restore needs a target: --restore-abs-path (files), "
                               "--nova-inst-id, --cinder-vol-id, --cindernative-vol-id, "

@@ -12,6 +12,10 @@ ones; with ``--snapshot`` a file-system snapshot of ``--path-to-backup`` (the
 dbPath) is taken and the node unlocked at once, otherwise the files are
 copied while it stays locked.  ``fsyncUnlock`` always follows, whether the
 copy succeeded or not.  The URI's password is never logged.
+
+When ``mongodump`` is installed the mode prefers ``--engine mongodump``: a
+logical dump streamed from the node, with no lock and no access to its files
+(see freezer-engine-mongodump).  ``--engine tar`` keeps the file copy.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,8 +58,23 @@ class MongodbMode(Mode):
             raise ValidationError(f"mongodb_node: unknown value {self.node!r}; use primary, secondary or any")
         self._unlocked = True
 
+    @classmethod
+    def preferred_engine(cls, options: Options) -> str | None:
+        """A streamed ``mongodump`` when the tool is installed, else the file copy."""
+        return "mongodump" if shutil.which("mongodump") else None
+
+    @property
+    def _dumps(self) -> bool:
+        return self.options.get("engine_name") == "mongodump"
+
     @contextlib.contextmanager
     def prepare(self) -> Iterator[Source]:
+        if self._dumps:
+            with self._client() as client:
+                hello = self._check_role(client)
+            yield Source(None, str(self.options.get("hostname") or socket.gethostname()),
+                         {"mongodb_replica_set": bool(hello.get("setName"))})
+            return
         raw = self.options.get("path_to_backup")
         if not raw:
             raise ValidationError("--mode mongodb needs --path-to-backup: give the node's dbPath")
@@ -82,6 +103,11 @@ class MongodbMode(Mode):
 
     @contextlib.contextmanager
     def restoring(self) -> Iterator[Path]:
+        if self._dumps:  # mongorestore writes to the server at mongodb_uri, not to files
+            with tempfile.TemporaryDirectory(prefix="freezer-mongorestore-") as scratch:
+                yield Path(scratch)
+            LOG.info("restored into %s", redact_uri(self.uri))
+            return
         raw = self.options.get("restore_abs_path")
         if not raw:
             raise ValidationError("--restore-abs-path is required to restore --mode mongodb: give the "
@@ -137,7 +163,7 @@ class MongodbMode(Mode):
         except PyMongoError as exc:
             raise ModeError(f"{doing} on {where} failed: {exc}") from None
 
-    def _check_role(self, client: Any) -> None:
+    def _check_role(self, client: Any) -> dict[str, Any]:
         hello = self._command(client, "asking the node's role", {"hello": 1})
         primary = bool(hello.get("isWritablePrimary", hello.get("ismaster")))
         secondary = bool(hello.get("secondary"))
@@ -149,6 +175,7 @@ class MongodbMode(Mode):
             raise ModeError(f"MongoDB at {redact_uri(self.uri)} is {role}, not a secondary: point mongodb_uri "
                             f"at a secondary, or set mongodb_node = primary")
         LOG.info("MongoDB at %s is %s", redact_uri(self.uri), role)
+        return hello
 
     def _unlock(self, client: Any) -> None:
         """``fsyncUnlock`` once; a failure is logged, never hides the error that led here."""
