@@ -35,6 +35,10 @@ class ConcurrentUpdate(FreezerError):
     http_status = 409
 
 
+class StaleVersion(ConcurrentUpdate):
+    """The document changed since the version the caller read (``If-Match`` failed)."""
+
+
 @dataclass
 class Stored:
     """One document as the backend holds it."""
@@ -83,12 +87,16 @@ class Backend(ABC):
         """Create the document or replace it whole."""
 
     @abstractmethod
-    def update(self, kind: str, project_id: str | None, doc_id: str, mutate: Mutator) -> Stored | None:
+    def update(self, kind: str, project_id: str | None, doc_id: str, mutate: Mutator, *,
+               expected_version: int | None = None) -> Stored | None:
         """Apply ``mutate`` to the current document and store the result atomically.
 
         ``mutate`` may be called several times (it must not have side effects
         beyond its return value) and may raise to abort.  Returns ``None`` when
-        the document does not exist.
+        the document does not exist.  With ``expected_version`` the update
+        happens only if the document is still at that version, else
+        :class:`StaleVersion` is raised: this is how two schedulers sharing a
+        client id never both claim the same job run.
         """
 
     @abstractmethod

@@ -37,7 +37,7 @@ ALIASES = {"job-action": "job_actions", "job_action": "job_actions", "job-action
            "job-schedule": "job_schedule", "client-id": "client_id", "action-defaults": "action_defaults"}
 _CAPABILITY_OF = {"action": "supported_actions", "mode": "supported_modes", "storage": "supported_storages",
                   "engine_name": "supported_engines"}
-_NOT_PATCHABLE = ("user_id", "job_id", "user_credentials", "project_id")
+_NOT_PATCHABLE = ("user_id", "job_id", "user_credentials", "project_id", "_version")
 
 
 def _normalise(body: dict[str, Any]) -> dict[str, Any]:
@@ -121,6 +121,23 @@ class JobBuilder:
         return doc
 
 
+def _versioned(stored: Any) -> dict[str, Any]:
+    """The job as served: its document plus ``_version``, for conditional updates (``If-Match``)."""
+    return {**stored.doc, "_version": stored.version}
+
+
+def _if_match(req: falcon.Request) -> int | None:
+    """The version an ``If-Match: "<version>"`` header asks for, or None."""
+    raw = req.get_header("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    try:
+        return int(raw.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        message = f"If-Match must be a job version such as \"3\", not {raw!r}"
+        raise errors.error(400, "Bad Request", message) from None
+
+
 def _visible(backend: Backend, who: Any, project_id: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Hide ``current_pid`` of jobs running on another project's (central) client from non-admins."""
     if policy.can(who, "jobs:get_all_projects", project_id):
@@ -146,7 +163,7 @@ class Jobs(Resource):
             req.get_param_as_bool("all_projects", default=True)
         found = self.backend.list(KIND, None if everywhere else project_id, list_search(req),
                                   limit=limit, offset=offset)
-        ok(resp, {"jobs": _visible(self.backend, who, project_id, [s.doc for s in found])})
+        ok(resp, {"jobs": _visible(self.backend, who, project_id, [_versioned(s) for s in found])})
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
         who = identity(req)
@@ -173,7 +190,7 @@ class Job(Resource):
         stored = self._get(req, project_id, job_id)
         if stored is None:
             return missing(resp)
-        ok(resp, _visible(self.backend, identity(req), project_id, [stored.doc])[0])
+        ok(resp, _visible(self.backend, identity(req), project_id, [_versioned(stored)])[0])
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, project_id: str, job_id: str) -> None:
         who = identity(req)
@@ -190,7 +207,9 @@ class Job(Resource):
             builder.check_client(doc)
             return doc
 
-        stored = self.backend.update(KIND, project_id, job_id, mutate)
+        expected = _if_match(req)
+        stored = (self.backend.update(KIND, project_id, job_id, mutate) if expected is None
+                  else self.backend.update(KIND, project_id, job_id, mutate, expected_version=expected))
         if stored is None:
             raise errors.not_found(f"Job not found with ID {job_id}")
         for action in builder.new_actions:

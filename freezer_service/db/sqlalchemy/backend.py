@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from freezer_service.db.base import Backend, ConcurrentUpdate, DocumentExists, Mutator, Stored
+from freezer_service.db.base import Backend, ConcurrentUpdate, DocumentExists, Mutator, StaleVersion, Stored
 from freezer_service.db.search import Search
 from freezer_service.db.sqlalchemy.models import documents as t
 
@@ -155,11 +155,15 @@ class SQLAlchemyBackend(Backend):
                 return stored
         raise ConcurrentUpdate(f"{kind[:-1]} {doc_id} is being changed by others: retry")
 
-    def update(self, kind: str, project_id: str | None, doc_id: str, mutate: Mutator) -> Stored | None:
+    def update(self, kind: str, project_id: str | None, doc_id: str, mutate: Mutator, *,
+               expected_version: int | None = None) -> Stored | None:
         for _ in range(RETRIES):
             current = self.get(kind, project_id, doc_id)
             if current is None:
                 return None
+            if expected_version is not None and current.version != expected_version:
+                raise StaleVersion(f"{kind[:-1]} {doc_id} is at version {current.version}, not {expected_version}: "
+                                   f"read it again")
             new_doc = mutate(json.loads(json.dumps(current.doc)))
             stored = self._swap(current, new_doc, current.is_central)
             if stored is not None:
