@@ -111,6 +111,9 @@ class Action(Mapping[str, Any]):
     ssh_host: str | None = None
     ssh_port: int = 22
     ssh_known_hosts: str = "~/.ssh/known_hosts"
+    osrc: str | None = None
+    swift_slo: bool = False
+    region: str | None = None
     ftp_username: str | None = None
     ftp_password: str | None = None
     ftp_host: str | None = None
