@@ -71,5 +71,7 @@ class RequestLog:
 
 
 def build_app(backend: Backend, auth: Callable[[WSGIApp], WSGIApp]) -> WSGIApp:
-    """The full stack: request log → authentication (embedded or Keystone) → Falcon."""
-    return RequestLog(auth(build_falcon(backend)))
+    """The full stack: request log → web UI under /ui (freezer_service.ui) → authentication → Falcon."""
+    from freezer_service.ui import with_ui
+
+    return RequestLog(with_ui(auth, build_falcon(backend)))
