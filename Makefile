@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PLUGINS := $(sort $(dir $(wildcard plugins/*/*/pyproject.toml)))
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint clean system-deps
+.PHONY: install demo demo-stop test lint clean system-deps
 
 install: $(STAMP)
 
@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml $(addsuffix pyproject.toml,$(PLUGINS)) requirements-tes
 	$(BIN)/python -m pip install -q -e '.[service]' $(addprefix -e ,$(PLUGINS)) -r requirements-test.txt
 	@touch $@
 
-demo: install
+demo: install demo-stop
 	$(BIN)/python scripts/demo.py
+
+demo-stop:
+	@for f in demo-out/freezer-scheduler.pid demo-out/freezer-api.pid; do \
+	  [ -f $$f ] && kill $$(cat $$f) 2>/dev/null; rm -f $$f; done; true
 
 test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -12,10 +12,14 @@ import hashlib
 import json
 import os
 import random
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,6 +104,76 @@ def main() -> None:
     for path in sorted(container.rglob("*")):
         if path.is_file():
             print(f"  {path.relative_to(container)}  ({path.stat().st_size} bytes)")
+    start_service_and_ui(src, container, pass_file, [full, incr])
+
+
+def free_port(preferred: int) -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+
+def api_call(url: str, token: str, method: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method,
+                                     headers={"X-Auth-Token": token, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 409 and path.endswith("/clients"):
+            return {}  # the scheduler registered it first
+        sys.exit(f"demo failed: {method} {path} answered {exc.code}: {exc.read().decode(errors='replace')}")
+
+
+def start_service_and_ui(src: Path, container: Path, pass_file: Path, records: list[dict]) -> None:
+    """freezer-api with the web UI and a freezer-scheduler, left running for the user to explore."""
+    token, port = secrets.token_hex(16), free_port(9090)
+    url = f"http://127.0.0.1:{port}"
+    (OUT / "tokens.ini").write_text(f"[user:demo]\ntoken = {token}\nproject_id = demo\nroles = member\n")
+    (OUT / "tokens.ini").chmod(0o600)
+    (OUT / "freezer-api.conf").write_text(
+        f"[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = {port}\n\n"
+        f"[database]\nconnection = sqlite:///{OUT / 'freezer.sqlite'}\n\n"
+        f"[embedded_auth]\ntokens_file = {OUT / 'tokens.ini'}\n")
+    bin_dir = Path(AGENT).parent
+    with open(OUT / "freezer-api.log", "wb") as log:
+        api = subprocess.Popen([str(bin_dir / "freezer-api"), "--config-file", str(OUT / "freezer-api.conf")],
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    (OUT / "freezer-api.pid").write_text(str(api.pid))
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(url + "/healthcheck", timeout=2)
+            break
+        except OSError:
+            if api.poll() is not None:
+                sys.exit(f"demo failed: freezer-api did not start, see {OUT / 'freezer-api.log'}")
+            time.sleep(0.5)
+    env = os.environ | {"OS_BACKUP_URL": url, "OS_TOKEN": token, "OS_PROJECT_ID": "demo"}
+    subprocess.run([str(bin_dir / "freezer-scheduler"), "start", "--client-id", "demo_demo-host", "--interval", "5",
+                    "--pidfile", str(OUT / "freezer-scheduler.pid"), "--state-dir", str(OUT / "scheduler"),
+                    "--log-file", str(OUT / "freezer-scheduler.log")], env=env, check=True)
+    api_call(url, token, "POST", "/v2/demo/clients", {"client_id": "demo_demo-host", "hostname": "demo-host"})
+    for record in records:
+        api_call(url, token, "POST", "/v2/demo/backups", record | {"job_id": ""})
+    action = {"action": "backup", "mode": "fs", "path_to_backup": str(src), "storage": "local",
+              "container": str(container), "backup_name": "scheduled", "hostname": "demo-host",
+              "compression": "zstd", "encrypt_pass_file": str(pass_file), "incremental": True, "max_level": 5}
+    job = api_call(url, token, "POST", "/v2/demo/jobs", {
+        "client_id": "demo_demo-host", "description": "demo: every 10 minutes",
+        "job_actions": [{"freezer_action": action, "max_retries": 2, "max_retries_interval": 30}],
+        "job_schedule": {"schedule_interval": "10 minutes"}})
+    api_call(url, token, "POST", f"/v2/demo/jobs/{job['job_id']}/event", {"start": None})
+    print(f"""
+freezer-api and freezer-scheduler are running (logs in {OUT}):
+  Web UI:      {url}/ui/
+  Login token: {token}
+  CLI:         OS_BACKUP_URL={url} OS_TOKEN={token} OS_PROJECT_ID=demo .venv/bin/freezer job-list
+Stop them with: make demo-stop""")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ command -v gzip >/dev/null || need+=(gzip)
 command -v bzip2 >/dev/null || need+=(bzip2)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
+command -v chromium >/dev/null || need+=(chromium)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing system packages: ${need[*]}"
