@@ -253,7 +253,8 @@ GROUPS: tuple[str, ...] = tuple(dict.fromkeys(o.group for o in OPTIONS))
 ALIASES: dict[str, str] = {"engine": "engine_name"}
 """Keys accepted in documents and config files besides the dests (after dash folding)."""
 
-VALUE_ALIASES: dict[str, dict[str, str]] = {"mode": {"mongo": "mongodb", "sqlserver": "mssql"}}
+VALUE_ALIASES: dict[str, dict[str, str]] = {"mode": {"mongo": "mongodb", "sqlserver": "mssql"},
+                                            "engine_name": {"rsyncv2": "rsync"}}
 """Upstream names of things our plugins call differently; mapped when options are read."""
 
 SECRET_DESTS: frozenset[str] = frozenset(o.dest for o in OPTIONS if o.secret)
