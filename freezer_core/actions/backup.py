@@ -28,7 +28,7 @@ from freezer_core.actions.common import (
 from freezer_core.catalog import LevelPolicy
 from freezer_core.errors import ValidationError
 from freezer_core.models import Action
-from freezer_core.pipeline import apply
+from freezer_core.pipeline import apply, read_ahead
 from freezer_core.pipeline.compression import compressor
 from freezer_core.pipeline.crypto import encryptor
 from freezer_core.pipeline.transfer import upload
@@ -68,7 +68,7 @@ def run(action: Action, progress: Any = None) -> dict[str, Any]:
                 if passphrase is not None:
                     transforms.append(encryptor(passphrase, action.encrypt_format))
                 segments = upload(storage, ref.data_name,
-                                  apply(counting(stream, progress, None, tally), *transforms),
+                                  apply(counting(read_ahead(stream), progress, None, tally), *transforms),
                                   segment_size=action.max_segment_size)
                 state = stream.state()
             finally:

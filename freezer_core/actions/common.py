@@ -102,19 +102,17 @@ def decrypting(chunks: Iterable[bytes], passphrase: bytes | None, what: str) -> 
         if len(head) >= 16:
             break
     fmt = detect_format(head)
-    stream = _chain([head], it)
-    if fmt is None:
-        yield from stream
-        return
-    if passphrase is None:
+    if fmt is not None and passphrase is None:
         raise ValidationError(f"{what} is encrypted: give the password file with --encrypt-pass-file")
-    yield from apply(stream, decryptor(passphrase))
+    stream = _chain(head, it)
+    del head  # the stream owns the first chunk now: hold no second reference to it
+    yield from stream if fmt is None else apply(stream, decryptor(passphrase or b""))
 
 
-def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
-    for chunk in first:
-        if chunk:
-            yield chunk
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    del first
     yield from rest
 
 

@@ -24,7 +24,7 @@ from freezer_core.actions.common import (
 from freezer_core.catalog import parse_date
 from freezer_core.errors import IntegrityError
 from freezer_core.models import Action
-from freezer_core.pipeline import apply
+from freezer_core.pipeline import apply, read_ahead
 from freezer_core.pipeline.compression import COMPRESSIONS, decompressor
 from freezer_core.pipeline.transfer import Segment, download
 
@@ -53,7 +53,7 @@ def run(action: Action, progress: Any = None) -> dict[str, Any]:
                 chunks = download(storage, ref.data_name, segments, segment_size=action.max_segment_size)
                 plain = decrypting(counting(chunks, progress, total, tally), passphrase,
                                    f"backup level {ref.level}")
-                engine.restore(apply(plain, decompressor(compression)), target, ref.level)
+                engine.restore(read_ahead(apply(plain, decompressor(compression))), target, ref.level)
     finally:
         storage.close()
     newest = chain[-1]

@@ -12,14 +12,31 @@ fed highly compressible data: a few kilobytes of zstd can expand to
 gigabytes of zeros) may also offer ``update_iter``/``finish_iter``, which
 yield the same output in bounded pieces.  :func:`apply` prefers them, so a
 restore of a mostly-empty disk image does not need gigabytes of memory.
+
+Speed comes from threads over C code that releases the GIL (zstd, ISA-L or
+zlib, AES-GCM, hashlib) rather than from processes: :func:`read_ahead` lets
+a producer (a ``tar`` pipe, or download + decrypt + decompress on restore)
+run on one core while its consumer runs on the other, and
+:func:`worker_pool` is the one pool that parallel compressors share.  Every
+queue between threads is bounded, so memory stays bounded too (see
+``docs/performance.md``).
 """
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, TypeVar, runtime_checkable
 
-__all__ = ["Passthrough", "Transform", "apply"]
+__all__ = ["Passthrough", "Transform", "apply", "read_ahead", "worker_count", "worker_pool"]
+
+_T = TypeVar("_T")
+READ_AHEAD_DEPTH = 4
+"""Items :func:`read_ahead` buffers by default: 4 MiB of 1 MiB chunks, enough to ride out a busy spell."""
+_POLL = 0.1  # seconds between checks that a stopped consumer wants the producer gone
 
 
 @runtime_checkable
@@ -86,3 +103,98 @@ def apply(chunks: Iterable[bytes], *transforms: Transform) -> Iterator[bytes]:
     yield from _push(transforms, 0, chunks)
     for index, transform in enumerate(transforms):
         yield from _push(transforms, index + 1, _pieces_of_finish(transform))
+
+
+# ---------------------------------------------------------------- threads
+
+
+_pool_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def worker_count() -> int:
+    """Threads in :func:`worker_pool`: one per CPU, at least two."""
+    return max(2, os.cpu_count() or 2)
+
+
+def worker_pool() -> ThreadPoolExecutor:
+    """The process-wide pool for CPU work in C (one thread per CPU).
+
+    Shared rather than per stream so that an abandoned stream never leaves
+    threads behind, and so that concurrent streams do not oversubscribe the
+    CPUs.  A forked child gets a fresh pool (threads do not survive fork).
+    """
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            pool = ThreadPoolExecutor(max_workers=worker_count(), thread_name_prefix="freezer-cpu")
+            _pool = (os.getpid(), pool)
+        return _pool[1]
+
+
+class _Failure:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = object()
+
+
+def read_ahead(items: Iterable[_T], depth: int = READ_AHEAD_DEPTH, *, name: str = "freezer-read-ahead") -> Iterator[_T]:
+    """Iterate ``items`` in a background thread, up to ``depth`` items ahead of the consumer.
+
+    Why: a pipeline run by one thread alternates between its stages, so a
+    ``tar`` pipe stalls while we compress and ``tar -x`` starves while we
+    decompress.  With this, the producer's C calls (pipe reads, zstd, AES)
+    overlap with the consumer's.  Exceptions from ``items`` are re-raised in
+    the consumer, in order.  Closing the returned generator (or dropping it)
+    stops the producer at its next item; the thread never outlives that.
+    """
+    if depth < 1:
+        raise ValueError(f"read-ahead depth must be at least 1, not {depth}")
+    source = iter(items)
+    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=_POLL)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        try:
+            for item in source:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, who re-raises it
+            put(_Failure(exc))
+
+    thread = threading.Thread(target=produce, name=name, daemon=True)
+    return _consume(slots, stop, thread, source)
+
+
+def _consume(
+    slots: queue.Queue[object], stop: threading.Event, thread: threading.Thread, source: Iterator[_T]
+) -> Iterator[_T]:
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()

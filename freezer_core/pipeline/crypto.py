@@ -22,7 +22,7 @@ import functools
 import hashlib
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -117,25 +117,32 @@ def _nonce(prefix: bytes, counter: int, last: bool) -> bytes:
     return prefix + counter.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
 
 
-def _chunks_before_more(buf: bytearray, data: bytes, size: int) -> list[memoryview]:
-    """Take from ``buf`` + ``data`` every ``size``-byte chunk that more bytes follow; keep the rest in ``buf``.
+def _cut(buf: bytearray, data: bytes, size: int) -> Iterator[bytes | memoryview]:
+    """Yield from ``buf`` + ``data`` every ``size``-byte chunk that more bytes follow; keep the rest in ``buf``.
 
     The last chunk of a stream is handled apart (it carries the last flag), so a
     full chunk at the end stays buffered until more data or the end shows which
-    it is.  Chunks are views, to avoid copying gigabytes once more.
+    it is.  Only the chunk that straddles ``buf`` and ``data`` is copied; the
+    others are views of ``data``: a 32 MiB segment is never joined or copied
+    whole, which keeps restore memory at one segment.  Consume the generator
+    fully before the next call: ``buf`` is updated as it goes.
     """
-    if len(buf) + len(data) <= size:
-        buf += data
-        return []
-    source = data
+    view = memoryview(data)
+    if not view:
+        return
     if buf:
-        buf += data
-        source = bytes(buf)
+        if len(buf) < size:
+            take = size - len(buf)
+            buf += view[:take]
+            view = view[take:]
+            if not view:
+                return
+        yield bytes(buf)
         buf.clear()
-    view = memoryview(source)
-    count = (len(source) - 1) // size
+    count = (len(view) - 1) // size
+    for i in range(count):
+        yield view[i * size : (i + 1) * size]
     buf += view[count * size :]
-    return [view[i * size : (i + 1) * size] for i in range(count)]
 
 
 class _FreezerEncryptor:
@@ -179,22 +186,25 @@ class _FreezerEncryptor:
         self._header_sent = True
         return [self._header]
 
-    def update(self, data: bytes) -> bytes:
-        out = self._start()
+    def update_iter(self, data: bytes) -> Iterator[bytes]:
+        yield from self._start()
         # A full chunk is only sealed once more data follows: the last chunk carries the last flag.
-        out.extend(
-            self._seal(chunk, last=False) for chunk in _chunks_before_more(self._buf, data, self._chunk_size)
-        )
-        return b"".join(out)
+        for chunk in _cut(self._buf, data, self._chunk_size):
+            yield self._seal(chunk, last=False)
 
-    def finish(self) -> bytes:
+    def finish_iter(self) -> Iterator[bytes]:
         if self._finished:
             raise ValidationError("an encrypted stream was finished twice: this is a bug, please report it")
         self._finished = True
-        out = self._start()
-        out.append(self._seal(bytes(self._buf), last=True))
+        yield from self._start()
+        yield self._seal(bytes(self._buf), last=True)
         self._buf.clear()
-        return b"".join(out)
+
+    def update(self, data: bytes) -> bytes:
+        return b"".join(self.update_iter(data))
+
+    def finish(self) -> bytes:
+        return b"".join(self.finish_iter())
 
 
 class _FreezerDecryptor:
@@ -263,17 +273,24 @@ class _FreezerDecryptor:
             f"unexpected data after the last encrypted chunk ({self._counter}): the backup is damaged"
         )
 
-    def update(self, data: bytes) -> bytes:
+    def update_iter(self, data: bytes) -> Iterator[bytes]:
         if self._aead is None:
-            self._buf += data
-            data = b""
+            # Buffer the header only: the rest may be a whole 32 MiB segment, not worth a copy.
+            need = HEADER_SIZE - len(self._buf)
+            self._buf += data[:need]
             if len(self._buf) < HEADER_SIZE:
-                return b""
+                return
+            data = memoryview(data)[need:]  # type: ignore[assignment]
             self._parse_header()
-            data, self._buf = bytes(self._buf), bytearray()
         # Only a chunk followed by more data can be a non-final one.
-        chunks = _chunks_before_more(self._buf, data, self._sealed_size)
-        return b"".join([self._open(chunk, last=False) for chunk in chunks])
+        for chunk in _cut(self._buf, data, self._sealed_size):
+            yield self._open(chunk, last=False)
+
+    def finish_iter(self) -> Iterator[bytes]:
+        yield self.finish()
+
+    def update(self, data: bytes) -> bytes:
+        return b"".join(self.update_iter(data))
 
     def finish(self) -> bytes:
         if self._aead is None:
@@ -434,14 +451,24 @@ class _AutoDecryptor:
             "--encrypt-pass-file if the backup is not encrypted, otherwise the data is damaged"
         )
 
-    def update(self, data: bytes) -> bytes:
+    def update_iter(self, data: bytes) -> Iterator[bytes]:
         if self._inner is None:
             self._buf += data
             if len(self._buf) < len(FREEZER_MAGIC):
-                return b""
+                return
             self._inner = self._pick()
             data, self._buf = self._buf, b""
-        return self._inner.update(data)
+        update_iter = getattr(self._inner, "update_iter", None)
+        if update_iter is None:
+            yield self._inner.update(data)
+        else:
+            yield from update_iter(data)
+
+    def finish_iter(self) -> Iterator[bytes]:
+        yield self.finish()
+
+    def update(self, data: bytes) -> bytes:
+        return b"".join(self.update_iter(data))
 
     def finish(self) -> bytes:
         if self._inner is None:

@@ -8,7 +8,11 @@ one before any byte of it reaches the decryptor or the engine.
 
 Memory is bounded whatever the stream size: at most ``connections`` segments
 are in flight plus the one being filled (upload), or ``connections`` fetched
-ahead plus the one being consumed (download).
+ahead plus the one being consumed (download) -- and fewer when segments are
+large, so that segment buffers stay within :data:`MEMORY_BUDGET` (the default
+32 MiB segments: one in flight, one being filled).  Each byte is copied once
+into its segment, which is never held twice.  SHA-256 runs in the writer
+threads (hashlib releases the GIL), off the thread that compresses.
 
 Everything here talks to storage only through the :class:`Storage` /
 :class:`Upload` contract, so retries and bandwidth limits are added as
@@ -18,6 +22,7 @@ wrappers around the storage object and need no change in this module.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,7 +33,18 @@ from typing import Any, TypeVar
 from freezer_core.contract import Storage, Upload
 from freezer_core.errors import FreezerError, IntegrityError, ObjectNotFound, StorageError, ValidationError
 
-__all__ = ["Segment", "download", "rechunk", "upload"]
+__all__ = ["MEMORY_BUDGET", "PIECE_SIZE", "Segment", "download", "rechunk", "upload"]
+
+PIECE_SIZE = 1 << 20
+"""Largest piece :func:`download` yields (a verified segment is handed on in pieces)."""
+
+MEMORY_BUDGET = 48 << 20
+"""Segment bytes one upload keeps in memory (in flight + being filled); a download keeps one segment more.
+
+With the default 32 MiB segments a backup fills the next segment while the
+previous one is written, but waits for that write before passing 16 MiB: on
+local disk the write has long finished by then, and the agent's peak RSS
+stays under 100 MiB."""
 
 _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
@@ -103,6 +119,41 @@ def _connections(storage: Storage, connections: int | None) -> int:
     return count
 
 
+def _in_flight(connections: int, segment_size: int) -> int:
+    """Segments transferred at once: ``connections``, fewer when that would pass :data:`MEMORY_BUDGET`.
+
+    One more segment is always held by the other side (being filled, or being
+    consumed), hence the ``- 1``; at least one transfer runs whatever the size.
+    """
+    return max(1, min(connections, MEMORY_BUDGET // max(1, segment_size) - 1))
+
+
+def _segments(chunks: Iterable[bytes], size: int, make_room: Callable[[int], None]) -> Iterator[bytes]:
+    """Cut ``chunks`` into ``size``-byte segments (the last shorter, never empty), copying each byte once.
+
+    Why ``BytesIO``: its ``getvalue()`` hands over its buffer as the ``bytes``
+    object storages expect, without the second copy (and the second segment of
+    memory) that joining pieces or converting a bytearray would cost.
+    """
+    segment = io.BytesIO()
+    filled = 0
+    for chunk in chunks:
+        view = memoryview(chunk)
+        while len(view) >= size - filled:
+            take = size - filled
+            make_room(filled + take)
+            segment.write(view[:take])
+            yield segment.getvalue()
+            segment, filled = io.BytesIO(), 0
+            view = view[take:]
+        if view:
+            make_room(filled + len(view))
+            segment.write(view)
+            filled += len(view)
+    if filled:
+        yield segment.getvalue()
+
+
 # ---------------------------------------------------------------- upload
 
 
@@ -132,6 +183,7 @@ def upload(
     if size < 1:
         raise ValidationError(f"segment size must be at least 1 byte, not {segment_size}")
     workers = _connections(storage, connections)
+    limit = _in_flight(workers, size)
     upload_ = _storage_call(storage, f"start writing {name}", lambda: storage.open_upload(name))
     pending: dict[Future[str], tuple[int, int, int]] = {}
     digests: dict[int, str] = {}
@@ -142,11 +194,17 @@ def upload(
             number, _, _ = pending.pop(future)
             digests[number] = future.result()  # re-raises a failed write
 
+    def make_room(filling: int) -> None:
+        """Before a segment grows to ``filling`` bytes: wait for writes until the budget allows it."""
+        while pending and filling + sum(length for _, _, length in pending.values()) > MEMORY_BUDGET:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            collect(done)
+
     try:
         offset = 0
         sizes: list[tuple[int, int]] = []
-        for number, data in enumerate(rechunk(chunks, size)):
-            while len(pending) >= workers:
+        for number, data in enumerate(_segments(chunks, size, make_room)):
+            while len(pending) >= limit:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 collect(done)
             future = executor.submit(_write_segment, storage, upload_, name, number, offset, data)
@@ -161,6 +219,12 @@ def upload(
         for future in pending:
             future.cancel()
         executor.shutdown(wait=True)
+        close = getattr(chunks, "close", None)
+        if close is not None:  # stop the producer (and any read-ahead thread behind it) now, not at GC
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - the original failure is the one to report
+                _log.warning("could not stop the stream being written to %s", name, exc_info=True)
         try:
             upload_.abort()
         except Exception:  # noqa: BLE001 - the original failure is the one to report
@@ -224,31 +288,48 @@ def download(
     segment_size: int,
     connections: int | None = None,
 ) -> Iterator[bytes]:
-    """Yield the object ``name`` segment by segment, fetched ahead in parallel and verified.
+    """Yield the object ``name`` in pieces of at most :data:`PIECE_SIZE`, fetched ahead and verified.
+
+    Each segment is checked whole before its first piece is yielded.
 
     ``segments`` come from the backup's metadata; None (backups written by
     upstream Freezer) reads ranges of ``segment_size`` without checksums.
     Closing the generator early cancels what is queued and waits for the
     fetches already running, so no thread outlives it.
     """
-    workers = _connections(storage, connections)
     plan = _plan(storage, name, segments, segment_size)
+    workers = _in_flight(_connections(storage, connections), max((length for _, length, _ in plan), default=1))
     queue: deque[Future[bytes]] = deque()
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="freezer-download")
     try:
         ranges = iter(plan)
-        for offset, length, segment in ranges:
-            queue.append(executor.submit(_fetch, storage, name, offset, length, segment))
-            if len(queue) >= workers:
-                break
+        # Only the first segment is fetched before the consumer has seen it: it holds the
+        # encryption header, and deriving the key (scrypt: 32 MiB) while a second segment
+        # waits in memory would add a segment to the restore's peak memory.
+        first = next(ranges, None)
+        if first is not None:
+            queue.append(executor.submit(_fetch, storage, name, *first))
+        started = False
+
+        def top_up() -> None:
+            for nxt in ranges:
+                queue.append(executor.submit(_fetch, storage, name, *nxt))
+                if len(queue) >= workers:
+                    break
+
         while queue:
             data = queue.popleft().result()
-            nxt = next(ranges, None)
-            if nxt is not None:
-                queue.append(executor.submit(_fetch, storage, name, *nxt))
-            if data:
-                yield data
-            del data
+            if started:
+                top_up()
+            # Handed on in pieces: whatever a consumer keeps (a header it peeked at, a
+            # buffered tail) then pins one piece, never a whole segment.
+            view = memoryview(data)
+            for start in range(0, len(view), PIECE_SIZE):
+                yield bytes(view[start : start + PIECE_SIZE])
+            del data, view
+            if not started:
+                started = True
+                top_up()
     finally:
         for future in queue:
             future.cancel()

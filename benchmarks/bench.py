@@ -1,0 +1,580 @@
+"""Freezer's benchmark: our agent against ``tar | zstd``, ``tar | gzip``, restic, borg and upstream Freezer.
+
+One run, side by side, on one data set (see :mod:`benchmarks.dataset`):
+
+1. every tool makes a full backup of the tree, which is restored into an
+   empty directory and compared byte for byte with the source;
+2. the change step modifies the tree; every tool makes an incremental backup,
+   whose chain is restored and compared with the changed tree.
+
+Each number is the median over the repetitions; a ratio is taken inside one
+repetition (tool ÷ ``tar | zstd -1`` for backups, ÷ ``zstd -d | tar -x`` for
+restores), so machine noise that hits a whole repetition cancels out.  Every
+command runs alone (nothing else of ours runs meanwhile), after a ``sync``, and
+its peak RSS is the largest of its processes (``wait4``'s ``ru_maxrss``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks import dataset  # noqa: E402
+
+DOCS = REPO / "docs" / "performance.md"
+BEGIN, END = "<!-- benchmark:begin -->", "<!-- benchmark:end -->"
+PASSWORD = "freezer-benchmark-password"
+
+
+# ---------------------------------------------------------------- measuring
+
+
+@dataclass
+class Measure:
+    wall: float
+    cpu: float
+    rss_mib: float
+    rc: int
+    log: str = ""
+
+
+def sh(*cmd: str) -> list[str]:
+    """A shell pipeline that fails when any of its commands fails."""
+    return ["bash", "-o", "pipefail", "-c", " ".join(cmd)]
+
+
+def measure(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 7200) -> Measure:
+    """Run ``cmd`` after a ``sync``; wall time, CPU time and peak RSS of its process tree."""
+    os.sync()
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+            time.sleep(0.005)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        log = err.read()[-3000:].decode(errors="replace")
+    return Measure(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode, log)
+
+
+def run(cmd: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """An untimed helper command (repository creation, listing); fails loudly."""
+    proc = subprocess.run(list(cmd), capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return proc
+
+
+# ---------------------------------------------------------------- tools
+
+
+class Tool:
+    """One contender: how it backs up, restores and where its restore lands."""
+
+    key = ""
+    label = ""
+    reference = False
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.repo = work / "repos" / self.key
+        self.env = {**os.environ, "LC_ALL": "C.UTF-8", "TZ": "UTC"}
+
+    def unavailable(self) -> str | None:
+        return None
+
+    def prepare(self) -> None:
+        """Create an empty repository (untimed)."""
+        if self.repo.exists():
+            shutil.rmtree(self.repo)
+        self.repo.mkdir(parents=True)
+
+    def backup(self, src: Path, level: int) -> Measure:
+        raise NotImplementedError
+
+    def restore(self, src: Path, level: int, target: Path) -> Measure:
+        raise NotImplementedError
+
+    def restored_root(self, src: Path, target: Path) -> Path:
+        nested = target / str(src).lstrip("/")
+        return nested if nested.is_dir() else target
+
+    def stored(self) -> int:
+        return dataset.size_of(self.repo)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.repo, ignore_errors=True)
+
+
+class TarPipe(Tool):
+    """GNU tar piped into a compressor: the speed limit every backup tool is measured against."""
+
+    def __init__(self, work: Path, key: str, label: str, compress: str, decompress: str) -> None:
+        self.key, self.label = key, label
+        super().__init__(work)
+        self.compress, self.decompress = compress, decompress
+        self.reference = key == "tar-zstd"
+
+    def backup(self, src: Path, level: int) -> Measure:
+        snap = self.repo / "snapshot"
+        out = self.repo / f"{level}.tar"
+        return measure(sh(f"tar --listed-incremental={snap} --no-check-device -cf - -C {src} .",
+                          f"| {self.compress} > {out}"), env=self.env)
+
+    def restore(self, src: Path, level: int, target: Path) -> Measure:
+        steps = [f"{self.decompress} < {self.repo}/{n}.tar | tar --listed-incremental=/dev/null -xf - -C {target}"
+                 for n in range(level + 1)]
+        return measure(sh(" && ".join(steps)), env=self.env)
+
+
+class Ours(Tool):
+    """Our ``freezer-agent``: tar engine, local storage."""
+
+    def __init__(self, work: Path, compression: str, encrypted: bool) -> None:
+        self.compression, self.encrypted = compression, encrypted
+        self.key = f"freezer-{compression}{'-enc' if encrypted else ''}"
+        self.label = f"**freezer** {compression}{' + AES-256-GCM' if encrypted else ''}"
+        super().__init__(work)
+        self.agent = REPO / ".venv" / "bin" / "freezer-agent"
+
+    def unavailable(self) -> str | None:
+        return None if self.agent.exists() else f"{self.agent} missing: run `make install`"
+
+    def args(self) -> list[str]:
+        args = ["--storage", "local", "--container", str(self.repo / "container"), "--backup-name", "bench",
+                "--hostname", "bench", "--log-file", str(self.repo / "agent.log")]
+        if self.encrypted:
+            pass_file = self.work / "password"
+            pass_file.write_text(PASSWORD + "\n")
+            args += ["--encrypt-pass-file", str(pass_file)]
+        return args
+
+    def command(self) -> list[str]:
+        return [str(self.agent)]
+
+    def backup(self, src: Path, level: int) -> Measure:
+        return measure([*self.command(), "--action", "backup", "--path-to-backup", str(src), *self.args(),
+                        "--compression", self.compression, "--incremental", "--max-level", "3"], env=self.env)
+
+    def restore(self, src: Path, level: int, target: Path) -> Measure:
+        return measure([*self.command(), "--action", "restore", *self.args(), "--restore-abs-path", str(target)],
+                       env=self.env)
+
+    def stored(self) -> int:
+        return dataset.size_of(self.repo / "container")
+
+
+class Upstream(Ours):
+    """OpenStack Freezer 19.0.0 from PyPI, in its own venv, authenticating against a Keystone stub."""
+
+    def __init__(self, work: Path, compression: str = "gzip") -> None:
+        super().__init__(work, compression, encrypted=False)
+        self.key = f"upstream-{compression}"
+        self.label = f"upstream freezer-agent 19.0.0 {compression}"
+        self.repo = work / "repos" / self.key
+        self._reason: str | None = None
+        self._stub: contextlib.ExitStack | None = None
+        try:
+            from tests.interop.keystone_stub import KeystoneStub
+            from tests.interop.upstream import agent_path, ensure_upstream_venv
+
+            venv = ensure_upstream_venv()
+            self.agent = agent_path(venv)
+            self._stub = contextlib.ExitStack()
+            stub = self._stub.enter_context(KeystoneStub())
+            home = work / "upstream-home"
+            home.mkdir(parents=True, exist_ok=True)
+            self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TZ": "UTC",
+                        "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", **stub.os_env()}
+        except Exception as exc:  # noqa: BLE001 - reported in the table instead of stopping the run
+            self._reason = f"upstream venv unavailable: {exc}"[:300]
+
+    def unavailable(self) -> str | None:
+        return self._reason
+
+
+class Restic(Tool):
+    key, label = "restic", "restic (zstd auto, AES-256 + Poly1305)"
+
+    def __init__(self, work: Path) -> None:
+        super().__init__(work)
+        self.env |= {"RESTIC_PASSWORD": PASSWORD, "RESTIC_CACHE_DIR": str(work / "restic-cache"),
+                     "RESTIC_REPOSITORY": str(self.repo)}
+        self.snapshots: list[str] = []
+
+    def unavailable(self) -> str | None:
+        return None if shutil.which("restic") else "restic is not installed (apt-get install restic)"
+
+    def prepare(self) -> None:
+        super().prepare()
+        shutil.rmtree(self.work / "restic-cache", ignore_errors=True)
+        self.repo.rmdir()
+        run(["restic", "init"], env=self.env)
+        self.snapshots = []
+
+    def backup(self, src: Path, level: int) -> Measure:
+        result = measure(["restic", "backup", "--quiet", "."], cwd=src, env=self.env)
+        listing = json.loads(run(["restic", "snapshots", "--json"], env=self.env).stdout or "[]")
+        self.snapshots = [s["short_id"] for s in sorted(listing, key=lambda s: s["time"])]
+        return result
+
+    def restore(self, src: Path, level: int, target: Path) -> Measure:
+        return measure(["restic", "restore", self.snapshots[level], "--target", str(target)], env=self.env)
+
+
+class Borg(Tool):
+    key, label = "borg", "borg 1.2 (lz4, repokey-blake2)"
+
+    def __init__(self, work: Path) -> None:
+        super().__init__(work)
+        self.env |= {"BORG_PASSPHRASE": PASSWORD, "BORG_BASE_DIR": str(work / "borg-base"),
+                     "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes", "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes"}
+
+    def unavailable(self) -> str | None:
+        return None if shutil.which("borg") else "borg is not installed (apt-get install borgbackup)"
+
+    def prepare(self) -> None:
+        super().prepare()
+        shutil.rmtree(self.work / "borg-base", ignore_errors=True)
+        self.repo.rmdir()
+        run(["borg", "init", "--encryption", "repokey-blake2", str(self.repo)], env=self.env)
+
+    def backup(self, src: Path, level: int) -> Measure:
+        return measure(["borg", "create", "--compression", "lz4", f"{self.repo}::level{level}", "."],
+                       cwd=src, env=self.env)
+
+    def restore(self, src: Path, level: int, target: Path) -> Measure:
+        return measure(["borg", "extract", f"{self.repo}::level{level}"], cwd=target, env=self.env)
+
+
+def all_tools(work: Path) -> list[Tool]:
+    return [
+        TarPipe(work, "tar-zstd", "`tar | zstd -1` (reference)", "zstd -1 -q", "zstd -d -q"),
+        TarPipe(work, "tar-gzip", "`tar | gzip -6`", "gzip -6", "gzip -d"),
+        Ours(work, "zstd", encrypted=True),
+        Ours(work, "zstd", encrypted=False),
+        Ours(work, "gzip", encrypted=True),
+        Ours(work, "gzip", encrypted=False),
+        Restic(work),
+        Borg(work),
+        Upstream(work, "gzip"),
+    ]
+
+
+# ---------------------------------------------------------------- installing
+
+
+def install(need_upstream: bool) -> None:
+    """Install what the run needs: restic, borg, zstd, gzip (apt); isal (pip); the upstream venv."""
+    missing = [pkg for tool, pkg in (("restic", "restic"), ("borg", "borgbackup"), ("zstd", "zstd"),
+                                     ("gzip", "gzip"), ("tar", "tar")) if not shutil.which(tool)]
+    if missing:
+        apt = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "-y", "-q"]
+        print(f"installing {' '.join(missing)} with apt-get", flush=True)
+        if subprocess.run([*apt, "install", *missing], check=False,
+                          env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}).returncode != 0:
+            subprocess.run([*apt[:-2], "update", "-q"], check=False)
+            subprocess.run([*apt, "install", *missing], check=False,
+                           env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    try:
+        import isal  # noqa: F401
+    except ImportError:
+        print("installing isal (ISA-L gzip) into .venv", flush=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "isal"], check=False)
+    if need_upstream:
+        print("checking the upstream freezer 19.0.0 venv (built once, takes minutes)", flush=True)
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass
+class Row:
+    tool: Tool
+    full: list[Measure] = field(default_factory=list)
+    restore: list[Measure] = field(default_factory=list)
+    incr: list[Measure] = field(default_factory=list)
+    restore_chain: list[Measure] = field(default_factory=list)
+    ratio: list[float] = field(default_factory=list)
+    restore_ratio: list[float] = field(default_factory=list)
+    stored_full: list[int] = field(default_factory=list)
+    added: list[int] = field(default_factory=list)
+    verified: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+def _check(m: Measure, what: str) -> None:
+    if m.rc != 0:
+        raise RuntimeError(f"{what} exited {m.rc}: {m.log.strip()[-1500:]}")
+
+
+def _verify(tool: Tool, src: Path, target: Path, expected: dataset.Manifest) -> str:
+    found = dataset.manifest(tool.restored_root(src, target))
+    diffs = list(dataset.differences(expected, found))
+    return "ok" if not diffs else f"FAILED: {len(diffs)} differences, e.g. {diffs[0][:200]}"
+
+
+def repetition(tools: list[Tool], rows: dict[str, Row], pristine: Path, work: Path, seed: int,
+               manifest_a: dataset.Manifest, log: list[str]) -> None:
+    src = work / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    run(["cp", "-a", str(pristine), str(src)])
+    subprocess.run(["tar", "-cf", "/dev/null", "-C", str(src), "."], check=False)  # warm the page cache for all
+    full: dict[str, Measure] = {}
+    restored: dict[str, Measure] = {}
+    live = []
+    for tool in tools:
+        row = rows[tool.key]
+        target = work / "restore"
+        try:
+            tool.prepare()
+            m = tool.backup(src, 0)
+            _check(m, f"{tool.key} full backup")
+            row.full.append(m)
+            row.stored_full.append(tool.stored())
+            full[tool.key] = m
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            r = tool.restore(src, 0, target)
+            _check(r, f"{tool.key} restore")
+            row.restore.append(r)
+            restored[tool.key] = r
+            row.verified.append(_verify(tool, src, target, manifest_a))
+            live.append(tool)
+            print(f"  {tool.key:22s} full {m.wall:7.2f}s  restore {r.wall:7.2f}s  rss {m.rss_mib:6.1f} MiB  "
+                  f"{row.verified[-1]}", flush=True)
+        except Exception as exc:  # noqa: BLE001 - one tool failing must not lose the others' numbers
+            row.error = str(exc)[:500]
+            log.append(f"{tool.key}: {row.error}")
+            print(f"  {tool.key:22s} FAILED: {row.error}", flush=True)
+            tool.cleanup()
+        finally:
+            shutil.rmtree(target, ignore_errors=True)
+    counts = dataset.change(src, seed)
+    log.append(f"change step: {counts}")
+    manifest_b = dataset.manifest(src)
+    for tool in live:
+        row = rows[tool.key]
+        target = work / "restore"
+        try:
+            before = tool.stored()
+            m = tool.backup(src, 1)
+            _check(m, f"{tool.key} incremental backup")
+            row.incr.append(m)
+            row.added.append(tool.stored() - before)
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            r = tool.restore(src, 1, target)
+            _check(r, f"{tool.key} restore of the chain")
+            row.restore_chain.append(r)
+            row.verified.append(_verify(tool, src, target, manifest_b))
+            print(f"  {tool.key:22s} incr {m.wall:7.2f}s  +{row.added[-1] / 1e6:8.1f} MB  chain restore "
+                  f"{r.wall:7.2f}s  {row.verified[-1]}", flush=True)
+        except Exception as exc:  # noqa: BLE001
+            row.error = str(exc)[:500]
+            log.append(f"{tool.key}: {row.error}")
+            print(f"  {tool.key:22s} FAILED: {row.error}", flush=True)
+        finally:
+            shutil.rmtree(target, ignore_errors=True)
+            tool.cleanup()
+    ref, ref_restore = full.get("tar-zstd"), restored.get("tar-zstd")
+    for key, m in full.items():
+        if ref is not None:
+            rows[key].ratio.append(m.wall / ref.wall)
+    for key, m in restored.items():
+        if ref_restore is not None:
+            rows[key].restore_ratio.append(m.wall / ref_restore.wall)
+    shutil.rmtree(src, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- report
+
+
+def _med(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
+    return "–" if value is None else f"{value:{spec}}{suffix}"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30)
+
+    def version(cmd: list[str]) -> str:
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            return (out.stdout or out.stderr).splitlines()[0].strip()
+        except (OSError, IndexError):
+            return "missing"
+
+    try:
+        import isal
+        isal_version = isal.__version__
+    except ImportError:
+        isal_version = "missing (zlib used)"
+    load = os.getloadavg()
+    return "\n".join([
+        f"- machine: {cpu}, {os.cpu_count()} CPUs, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}",
+        f"- load average when the run started: {load[0]:.2f} (a busy machine makes every number noisier)",
+        f"- tools: {version(['tar', '--version'])}; {version(['zstd', '--version'])}; "
+        f"{version(['gzip', '--version'])}; {version(['restic', 'version'])}; {version(['borg', '--version'])}; "
+        f"isal {isal_version}",
+    ])
+
+
+def table(rows: dict[str, Row], data_bytes: int, reps: int) -> str:
+    mb = data_bytes / 1e6
+    lines = [
+        "| tool | full MB/s | ratio to `tar \\| zstd -1` | full CPU s | stored MB | incremental s | incr. added MB "
+        "| restore MB/s | ratio to `zstd -d \\| tar -x` | restore CPU s | chain restore s "
+        "| peak RSS MiB (backup / restore) | verified |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in rows.values():
+        if not row.full:
+            lines.append(f"| {row.tool.label} |{' – |' * 11} {row.error or 'not run'} |")
+            continue
+        full = _med([m.wall for m in row.full])
+        restore = _med([m.wall for m in row.restore])
+        rss_b = max(m.rss_mib for m in row.full + row.incr)
+        rss_r = max((m.rss_mib for m in row.restore + row.restore_chain), default=None)
+        failed = [v for v in row.verified if v != "ok"]
+        verified = ("byte-exact" if not failed and len(row.verified) == 2 * reps
+                    else "; ".join(failed) or row.error or "incomplete")
+        lines.append(
+            f"| {row.tool.label} | {_fmt(mb / full if full else None, '.0f')} | {_fmt(_med(row.ratio), '.2f')} "
+            f"| {_fmt(_med([m.cpu for m in row.full]), '.1f')} "
+            f"| {_fmt(_med(row.stored_full) / 1e6 if row.stored_full else None, '.0f')} "
+            f"| {_fmt(_med([m.wall for m in row.incr]), '.2f')} "
+            f"| {_fmt(_med(row.added) / 1e6 if row.added else None, '.1f')} "
+            f"| {_fmt(mb / restore if restore else None, '.0f')} | {_fmt(_med(row.restore_ratio), '.2f')} "
+            f"| {_fmt(_med([m.cpu for m in row.restore]), '.1f')} "
+            f"| {_fmt(_med([m.wall for m in row.restore_chain]), '.2f')} "
+            f"| {rss_b:.0f} / {_fmt(rss_r, '.0f')} | {verified} |")
+    return "\n".join(lines)
+
+
+def write_docs(text: str) -> None:
+    doc = DOCS.read_text() if DOCS.exists() else f"# Performance\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in doc:
+        doc += f"\n{BEGIN}\n{END}\n"
+    head, rest = doc.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1] if END in rest else ""
+    DOCS.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks/run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="64 MiB data set, 1 repetition, results not written to docs (for development)")
+    parser.add_argument("--scale", type=float, default=None,
+                        help="data set size in GiB (default 1; 10 for the large run)")
+    parser.add_argument("--reps", type=int, default=None, help="repetitions (default 3, --quick: 1)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--tools", default="", help="comma-separated tool keys to run (default: all); "
+                        "tar-zstd is always run, as the reference")
+    parser.add_argument("--workdir", type=Path,
+                        default=Path(os.environ.get("FREEZER_BENCH_DIR", Path.home() / ".cache" / "freezer-bench")))
+    parser.add_argument("--no-install", action="store_true", help="do not install missing tools")
+    parser.add_argument("--docs", action=argparse.BooleanOptionalAction, default=None,
+                        help="write the table to docs/performance.md (default: yes, except with --quick)")
+    args = parser.parse_args(argv)
+    scale = args.scale if args.scale is not None else (1 / 16 if args.quick else 1.0)
+    reps = args.reps or (1 if args.quick else 3)
+    write = args.docs if args.docs is not None else not args.quick
+    work = args.workdir.expanduser().absolute()
+    if REPO in work.parents or work == REPO:
+        parser.error("--workdir must be outside the repository")
+    work.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.UTC)
+
+    wanted = {k for k in args.tools.split(",") if k}
+    if not args.no_install:
+        install(need_upstream=not wanted or any(k.startswith("upstream") for k in wanted))
+    tools = [t for t in all_tools(work) if not wanted or t.key in wanted or t.key == "tar-zstd"]
+    rows = {t.key: Row(t) for t in tools}
+    runnable = []
+    for tool in tools:
+        reason = tool.unavailable()
+        if reason:
+            rows[tool.key].error = reason
+            print(f"skipping {tool.key}: {reason}", flush=True)
+        else:
+            runnable.append(tool)
+
+    print(f"data set: {scale:g} GiB, seed {args.seed}, in {work}", flush=True)
+    t0 = time.perf_counter()
+    pristine = dataset.ensure(work, scale, args.seed)
+    info = dataset.stats(pristine)
+    print(f"  {info} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    need = info["bytes"] * (2 + len(runnable))
+    free = shutil.disk_usage(work).free
+    if free < need:
+        print(f"warning: {free / 1e9:.0f} GB free in {work}, the run may need about {need / 1e9:.0f} GB", flush=True)
+    manifest_a = dataset.manifest(pristine)
+    log: list[str] = []
+    for rep in range(reps):
+        print(f"repetition {rep + 1}/{reps}", flush=True)
+        repetition(runnable, rows, pristine, work, args.seed, manifest_a, log)
+
+    text = "\n".join([
+        f"Run of {started:%Y-%m-%d %H:%M} UTC: `benchmarks/run{' --quick' if args.quick else ''}"
+        f"{f' --scale {args.scale:g}' if args.scale else ''}`, {reps} repetition(s), medians.",
+        "",
+        machine(),
+        f"- data set: seed {args.seed}, {info['bytes'] / (1 << 30):.2f} GiB in {info['files']} files, "
+        f"{info['symlinks']} symlinks, {info['dirs']} directories",
+        "",
+        table(rows, info["bytes"], reps),
+        "",
+        *(f"- {line}" for line in log),
+    ])
+    print("\n" + text, flush=True)
+    result = work / ("results-quick.md" if args.quick else f"results-s{scale:g}.md")
+    result.write_text(text + "\n")
+    print(f"\nwritten to {result}", flush=True)
+    if write:
+        write_docs(text)
+        print(f"written to {DOCS}", flush=True)
+    failed = any(row.error or any(v != "ok" for v in row.verified) for row in rows.values())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
