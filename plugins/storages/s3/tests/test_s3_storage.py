@@ -1,0 +1,235 @@
+"""The S3 storage against a real S3 server (SeaweedFS on 127.0.0.1, started by the test session)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+from freezer_storage_s3 import S3Storage
+
+from freezer_core.errors import (
+    ObjectNotFound,
+    PermissionDenied,
+    StorageError,
+    TransientStorageError,
+    ValidationError,
+)
+from freezer_core.testing.storage import StorageTests
+from tests.services import Service, free_port
+
+MiB = 1024 * 1024
+BUCKET = "freezer-tests"
+
+
+def options(server: Service, **overrides: Any) -> dict[str, Any]:
+    env = server.env
+    return {"endpoint": env["S3_ENDPOINT"], "access_key": env["S3_ACCESS_KEY"],
+            "secret_key": env["S3_SECRET_KEY"], **overrides}
+
+
+@pytest.fixture
+def container() -> str:
+    """A fresh prefix in the shared test bucket (one bucket per test would cost SeaweedFS volumes)."""
+    return f"{BUCKET}/t-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def store(s3_server: Service, container: str) -> Iterator[S3Storage]:
+    storage = S3Storage(container, options(s3_server))
+    yield storage
+    storage.close()
+
+
+class TestS3Storage(StorageTests):
+    @pytest.fixture
+    def storage(self, store: S3Storage) -> S3Storage:
+        return store
+
+
+def _pending_uploads(store: S3Storage) -> list[str]:
+    listed = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=store.prefix + "/")
+    return [u["Key"] for u in listed.get("Uploads", [])]
+
+
+def test_prefixes_db_and_db2_never_mix(s3_server: Service) -> None:
+    base = f"{BUCKET}/mix-{uuid.uuid4().hex[:8]}"
+    db, db2 = S3Storage(f"{base}/db", options(s3_server)), S3Storage(f"{base}/db2/", options(s3_server))
+    db.put("metadata/tar/h_n/1/0_1/metadata", b"1")
+    db2.put("metadata/tar/h_n/2/0_2/metadata", b"22")
+    assert db.list("metadata/tar/h_n") == ["1"]
+    assert db2.list("metadata/tar/h_n") == ["2"]
+    assert [o.name for o in db.walk()] == ["metadata/tar/h_n/1/0_1/metadata"]
+    assert db.list("") == ["metadata"]
+    db.delete("metadata")
+    assert db2.get("metadata/tar/h_n/2/0_2/metadata") == b"22"
+
+
+def test_multipart_upload_in_parallel_out_of_order_and_ranged_reads(store: S3Storage) -> None:
+    data = os.urandom(3 * 5 * MiB + 1000)
+    part = 5 * MiB
+    pieces = [(i, off, data[off:off + part]) for i, off in enumerate(range(0, len(data), part))]
+    upload = store.open_upload("big/data")
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda p: upload.write_part(*p), reversed(pieces)))
+    upload.write_part(*pieces[2])  # a retried part replaces itself
+    assert _pending_uploads(store) == [store.key("big/data")]
+    assert store.size("big/data") is None
+    upload.complete()
+    assert _pending_uploads(store) == []
+    assert store.size("big/data") == len(data)
+    assert hashlib.sha256(store.get("big/data")).digest() == hashlib.sha256(data).digest()
+    for offset, length in [(part - 10, 20), (2 * part - 1, part + 2), (3 * part - 3, 10_000), (len(data) - 1, 5)]:
+        assert store.get("big/data", offset, length) == data[offset:offset + length]
+    assert store.get("big/data", len(data)) == b""
+
+
+def test_short_parts_at_the_end_are_merged_into_the_last_part(store: S3Storage) -> None:
+    data = os.urandom(5 * MiB + 300)
+    upload = store.open_upload("tail/data")
+    upload.write_part(2, 5 * MiB + 100, data[5 * MiB + 100:])
+    upload.write_part(0, 0, data[:5 * MiB])
+    upload.write_part(1, 5 * MiB, data[5 * MiB:5 * MiB + 100])
+    upload.complete()
+    assert store.get("tail/data") == data
+
+
+def test_a_short_part_in_the_middle_is_refused(store: S3Storage) -> None:
+    upload = store.open_upload("mid/data")
+    upload.write_part(0, 0, b"short")
+    upload.write_part(1, 5, b"x" * (5 * MiB))
+    with pytest.raises(StorageError, match="smaller than the S3 minimum"):
+        upload.complete()
+    upload.abort()
+    assert _pending_uploads(store) == []
+
+
+def test_abort_leaves_no_object_and_no_pending_upload(store: S3Storage) -> None:
+    upload = store.open_upload("ab/data")
+    upload.write_part(0, 0, os.urandom(5 * MiB))
+    assert _pending_uploads(store) == [store.key("ab/data")]
+    upload.abort()
+    upload.abort()
+    assert _pending_uploads(store) == []
+    assert store.size("ab/data") is None
+    assert list(store.walk("ab")) == []
+    with pytest.raises(StorageError, match="aborted"):
+        upload.write_part(1, 5 * MiB, b"late")
+
+
+def test_small_upload_never_starts_a_multipart_upload(store: S3Storage) -> None:
+    upload = store.open_upload("small/data")
+    upload.write_part(0, 0, b"tiny")
+    assert _pending_uploads(store) == []
+    upload.complete()
+    assert store.get("small/data") == b"tiny"
+
+
+def test_listing_and_delete_page_through_results(store: S3Storage) -> None:
+    store.page_size = 4  # S3 pages hold up to 1000 keys; a few small pages take the same code path
+    names = [f"many/{i:02d}" for i in range(9)] + [f"many/sub{i}/x" for i in range(5)]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda n: store.put(n, b"x"), names))
+    store.put("many2/keep", b"k")
+    assert store.list("many") == sorted(n.split("/")[1] for n in names)
+    assert sorted(o.name for o in store.walk("many")) == sorted(names)
+    store.delete("many")
+    assert list(store.walk("many")) == []
+    assert store.list("") == ["many2"]
+    assert store.get("many2/keep") == b"k"
+
+
+def test_delete_leaves_no_empty_directory_behind(store: S3Storage) -> None:
+    store.put("m/t/h_n/10/0_10/metadata", b"{}")
+    store.put("m/t/h_n/20/0_20/metadata", b"{}")
+    store.delete("m/t/h_n/10/0_10/metadata")
+    assert store.list("m/t/h_n") == ["20"]
+    store.delete("m/t/h_n/20")
+    assert store.list("m/t/h_n") == []
+    assert store.list("") == []
+
+
+def test_deleting_below_an_object_keeps_the_object(store: S3Storage) -> None:
+    """A filer-backed gateway deletes the object "a" when asked to delete the directory key "a/"."""
+    store.put("a", b"object")
+    store.delete("a/a")
+    assert store.get("a") == b"object"
+
+
+def test_missing_bucket_reads_as_empty_and_is_created_on_first_write(s3_server: Service) -> None:
+    storage = S3Storage(f"fresh-{uuid.uuid4().hex[:10]}/p", options(s3_server))
+    assert storage.list("") == []
+    assert list(storage.walk()) == []
+    assert storage.size("x") is None
+    with pytest.raises(ObjectNotFound):
+        storage.get("x")
+    storage.delete("x")
+    storage.put("x", b"1")
+    assert storage.get("x") == b"1"
+    storage.client.delete_object(Bucket=storage.bucket, Key="p/x")
+    storage.client.delete_bucket(Bucket=storage.bucket)
+
+
+def test_wrong_secret_is_permission_denied_and_permanent(s3_server: Service, container: str) -> None:
+    storage = S3Storage(container, options(s3_server, secret_key="not-the-secret"))
+    with pytest.raises(PermissionDenied, match="refused the credentials.*--access-key/--secret-key") as err:
+        storage.put("x", b"1")
+    assert storage.is_permanent(err.value)
+    assert storage.is_permanent(err.value.__cause__)
+    assert "not-the-secret" not in str(err.value)
+
+
+def test_unreachable_endpoint_is_transient_and_named() -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    storage = S3Storage("bucket/p", {"endpoint": endpoint, "access_key": "a", "secret_key": "b"})
+    with pytest.raises(TransientStorageError, match=f"cannot reach the S3 endpoint {endpoint}") as err:
+        storage.size("x")
+    assert not storage.is_permanent(err.value)
+    assert not storage.is_permanent(err.value.__cause__)
+
+
+@pytest.fixture(scope="module")
+def offline() -> S3Storage:
+    """A storage that is never asked to reach its server."""
+    return S3Storage("bucket", {"endpoint": "http://127.0.0.1:1", "access_key": "a", "secret_key": "b"})
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                       "PutObject")
+
+
+@pytest.mark.parametrize(("exc", "permanent"), [
+    (_client_error("SlowDown", 503), False),
+    (_client_error("InternalError", 500), False),
+    (_client_error("BadGateway", 502), False),
+    (_client_error("GatewayTimeout", 504), False),
+    (EndpointConnectionError(endpoint_url="http://x"), False),
+    (ReadTimeoutError(endpoint_url="http://x"), False),
+    (_client_error("AccessDenied", 403), True),
+    (_client_error("InvalidAccessKeyId", 403), True),
+    (_client_error("SignatureDoesNotMatch", 403), True),
+    (_client_error("NoSuchBucket", 404), True),
+    (_client_error("404", 404), True),
+])
+def test_is_permanent(offline: S3Storage, exc: BaseException, permanent: bool) -> None:
+    assert offline.is_permanent(exc) is permanent
+
+
+def test_describe_and_options() -> None:
+    storage = S3Storage("/bucket/some//prefix/", {"endpoint": "http://127.0.0.1:9000/"})
+    assert storage.describe() == "s3:http://127.0.0.1:9000/bucket/some/prefix"
+    assert storage.key("a/b") == "some/prefix/a/b"
+    props = storage.properties()
+    assert props.min_part_size == 5 * MiB and props.connections >= 4 and props.max_object_size == 5 * 1024**4
+    with pytest.raises(ValidationError, match="--access-key and --secret-key"):
+        S3Storage("bucket", {"access_key": "only-half"})
+    with pytest.raises(ValidationError, match="--container"):
+        S3Storage("/", {})
+    with pytest.raises(ValidationError, match="--endpoint"):
+        S3Storage("bucket", {"endpoint": "ftp://host"})
