@@ -19,6 +19,7 @@ from typing import Any
 from oslo_config import cfg
 
 from freezer_core.errors import ConfigError
+from freezer_service.db.elasticsearch import options as elasticsearch_options
 
 
 def default_state_dir() -> Path:
@@ -48,10 +49,6 @@ EMBEDDED_AUTH_OPTS = [
     cfg.StrOpt("tokens_file", help="INI file mapping tokens to users, projects and roles "
                                    "(sections [user:NAME] with token or token_sha256, project_id, roles)."),
 ]
-POLICY_OPTS = [
-    cfg.StrOpt("policy_file", default="policy.yaml",
-               help="Accepted for compatibility; Freezer applies upstream's default rules."),
-]
 KEYSTONE_HINT_OPTS = [
     cfg.StrOpt("www_authenticate_uri", help="Keystone public endpoint (read by keystonemiddleware)."),
     cfg.StrOpt("auth_url", help="Keystone endpoint keystonemiddleware authenticates with."),
@@ -59,15 +56,24 @@ KEYSTONE_HINT_OPTS = [
 
 
 def list_opts() -> list[tuple[str, list[Any]]]:
-    """Every option, by group (the oslo-config-generator hook)."""
+    """Every option, by group (the oslo-config-generator hook).
+
+    ``[oslo_policy]`` and ``[keystone_authtoken]`` belong to oslo.policy and keystonemiddleware,
+    which register them themselves when the service starts; they are listed here for the sample.
+    """
+    from keystonemiddleware import auth_token
+    from oslo_policy import opts as policy_opts
+
     return [("DEFAULT", DEFAULT_OPTS), ("storage", STORAGE_OPTS), ("database", DATABASE_OPTS),
-            ("embedded_auth", EMBEDDED_AUTH_OPTS), ("oslo_policy", POLICY_OPTS)]
+            ("embedded_auth", EMBEDDED_AUTH_OPTS), (elasticsearch_options.GROUP, elasticsearch_options.OPTS),
+            *policy_opts.list_opts(), *auth_token.list_opts()]
 
 
 def load(argv: list[str] | None = None) -> cfg.ConfigOpts:
     """Parse the command line (``--config-file``, ``--config-dir``) and the files it names."""
     conf = cfg.ConfigOpts()
-    for group, opts in list_opts():
+    for group, opts in (("DEFAULT", DEFAULT_OPTS), ("storage", STORAGE_OPTS), ("database", DATABASE_OPTS),
+                        ("embedded_auth", EMBEDDED_AUTH_OPTS)):
         conf.register_opts(opts, group=None if group == "DEFAULT" else group)
     conf.register_cli_opts([cfg.BoolOpt("db-sync", default=False,
                                         help="Create or migrate the database schema, then exit.")])

@@ -8,6 +8,7 @@ from typing import Any
 
 from freezer_core.errors import ConfigError, FreezerError
 from freezer_service import config
+from freezer_service.api import policy
 from freezer_service.api.app import WSGIApp, build_app
 from freezer_service.db import load_backend
 
@@ -44,7 +45,8 @@ def auth_layer(conf: Any) -> Any:
 
 
 def make_app(conf: Any) -> tuple[WSGIApp, Any]:
-    backend = load_backend(conf.storage.backend, connection=config.database_url(conf))
+    policy.configure(conf)
+    backend = load_backend(conf.storage.backend, connection=config.database_url(conf), conf=conf)
     backend.upgrade()
     return build_app(backend, auth_layer(conf)), backend
 
@@ -67,12 +69,18 @@ def serve(conf: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["db-migrate"]:
+        from freezer_service.cmd import db_migrate
+
+        db_migrate.main(args[1:])
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        conf = config.load(argv)
+        conf = config.load(args)
         if conf.db_sync:
-            backend = load_backend(conf.storage.backend, connection=config.database_url(conf))
+            backend = load_backend(conf.storage.backend, connection=config.database_url(conf), conf=conf)
             backend.upgrade()
             backend.close()
             return

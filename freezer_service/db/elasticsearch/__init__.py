@@ -1,0 +1,1 @@
+"""The Elasticsearch/OpenSearch metadata backend (``[storage] backend = elasticsearch``)."""
