@@ -15,8 +15,6 @@ from freezer_core.errors import FreezerError
 from freezer_core.testing.engine import wait_for_newer_timestamps
 from freezer_core.testing.trees import tree_state
 
-pytest.importorskip("freezer_engine_rsync")
-
 MiB = 1 << 20
 
 

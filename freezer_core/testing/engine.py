@@ -11,8 +11,9 @@ builds a new engine from an options mapping (upstream option dests such as
         def engine_factory(self):
             return lambda options: MyEngine({**MY_DEFAULTS, **options})
 
-An engine that keeps no state between levels sets ``supports_incremental =
-False`` on its class (or on the test class) to skip the incremental tests.
+An engine that makes incremental levels subclasses ``IncrementalEngineTests``
+instead, which adds the level 1 and level 2 tests; an engine without levels
+(``supports_incremental = False``) uses ``EngineTests`` alone.
 
 Engines must create temporary files through :mod:`tempfile`: the suite points
 it at a private directory and checks that nothing is left there once a stream
@@ -112,8 +113,6 @@ def wait_for_newer_timestamps(scratch: Path, than_ns: int) -> None:
 class EngineTests:
     """Subclass and provide an ``engine_factory`` fixture (options dict -> new engine)."""
 
-    supports_incremental: bool | None = None
-    """Override to force; by default the engine class's own ``supports_incremental``."""
 
     # ------------------------------------------------------------ fixtures
 
@@ -148,13 +147,6 @@ class EngineTests:
 
     def restore(self, engine: Engine, data: bytes, target: Path, level: int) -> None:
         engine.restore(odd_chunks(data), target, level)
-
-    def skip_unless_incremental(self, engine: Engine) -> None:
-        incremental = self.supports_incremental
-        if incremental is None:
-            incremental = type(engine).supports_incremental
-        if not incremental:
-            pytest.skip("engine does not support incremental backups")
 
     # ------------------------------------------------------------ level 0
 
@@ -296,7 +288,13 @@ class EngineTests:
         self.restore(engine_factory({"dry_run": True}), data, out, 0)
         assert list(out.iterdir()) == []
 
-    # ------------------------------------------------------------ incremental
+
+
+class IncrementalEngineTests(EngineTests):
+    """``EngineTests`` plus the levels: changes, deletions and chains restore in order."""
+
+    def test_engine_says_it_is_incremental(self, engine: Engine) -> None:
+        assert type(engine).supports_incremental is True
 
     def _modify(self, src: Path, scratch: Path, after_ns: int) -> None:
         """Modify, add and delete entries as a user would after a backup."""
@@ -314,7 +312,6 @@ class EngineTests:
         )
 
     def test_level1_restores_changes_and_deletions(self, engine: Engine, tmp_path: Path) -> None:
-        self.skip_unless_incremental(engine)
         src = make_tree(tmp_path / "src", base_tree())
         level0, state0 = self.backup(engine, src)
         level0_tree = tree_state(src)
@@ -330,7 +327,6 @@ class EngineTests:
         assert restored == tree_state(src)
 
     def test_level2_chain(self, engine: Engine, tmp_path: Path) -> None:
-        self.skip_unless_incremental(engine)
         src = make_tree(tmp_path / "src", base_tree())
         level0, state0 = self.backup(engine, src)
         self._modify(src, tmp_path, time.time_ns())
@@ -351,7 +347,6 @@ class EngineTests:
         assert tree_state(out2) == tree_state(src)
 
     def test_unchanged_level1_restores_the_same_tree(self, engine: Engine, tmp_path: Path) -> None:
-        self.skip_unless_incremental(engine)
         src = make_tree(tmp_path / "src", base_tree())
         level0, state0 = self.backup(engine, src)
         level1, _ = self.backup(engine, src, state0)

@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 
 from freezer_core.contract import Source
 from freezer_core.errors import EngineError, IntegrityError, ValidationError
-from freezer_core.testing.engine import OLD, EngineFactory, EngineTests, odd_chunks, wait_for_newer_timestamps
+from freezer_core.testing.engine import (
+    OLD,
+    EngineFactory,
+    IncrementalEngineTests,
+    odd_chunks,
+    wait_for_newer_timestamps,
+)
 from freezer_core.testing.trees import Dir, File, make_tree, tree_state
 
 DEFAULTS: dict[str, Any] = {"rsync_block_size": 4096, "exclude": None, "dereference_symlink": "",
@@ -28,7 +34,7 @@ def rsync_engine(**options: Any) -> RsyncEngine:
     return RsyncEngine({**DEFAULTS, **options})
 
 
-class TestRsyncEngine(EngineTests):
+class TestRsyncEngine(IncrementalEngineTests):
     @pytest.fixture
     def engine_factory(self) -> EngineFactory:
         return lambda options: rsync_engine(**options)

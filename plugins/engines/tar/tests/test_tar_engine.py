@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from freezer_core.contract import Source
 from freezer_core.errors import EngineError, ValidationError
-from freezer_core.testing.engine import EngineFactory, EngineTests, odd_chunks, wait_for_newer_timestamps
+from freezer_core.testing.engine import EngineFactory, IncrementalEngineTests, odd_chunks, wait_for_newer_timestamps
 from freezer_core.testing.trees import File, Symlink, make_tree, random_tree, tree_state
 
 REAL_TAR = find_gnu_tar()
@@ -60,7 +60,7 @@ def members(data: bytes) -> dict[str, str]:
     return found
 
 
-class TestTarEngine(EngineTests):
+class TestTarEngine(IncrementalEngineTests):
     @pytest.fixture
     def engine_factory(self) -> EngineFactory:
         return lambda options: TarEngine({**DEFAULTS, **options})
