@@ -23,6 +23,8 @@ from typing import Any
 
 import click
 
+from freezer_cli import client_output as out
+from freezer_cli.client_output import show_item, show_rows
 from freezer_core.errors import ConfigError, FreezerError, ValidationError
 from freezer_core.models import Job
 
@@ -162,29 +164,6 @@ def api_command(group: click.Group, name: str) -> Callable[[Callable[..., Any]],
     return wrap
 
 
-def show_rows(fmt: str, columns: list[str], rows: list[list[Any]]) -> None:
-    if fmt == "json":
-        click.echo(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], indent=2, default=str))
-        return
-    text = [columns] + [["" if v is None else str(v) for v in row] for row in rows]
-    widths = [max(len(r[i]) for r in text) for i in range(len(columns))]
-    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    click.echo(line)
-    for i, row in enumerate(text):
-        click.echo("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
-        if i == 0:
-            click.echo(line)
-    click.echo(line)
-
-
-def show_item(fmt: str, pairs: list[tuple[str, Any]]) -> None:
-    if fmt == "json":
-        click.echo(json.dumps(dict(pairs), indent=2, default=str))
-        return
-    show_rows("table", ["Field", "Value"], [[k, v if not isinstance(v, dict | list) else
-                                             json.dumps(v, indent=2)] for k, v in pairs])
-
-
 def read_file(path: str) -> dict[str, Any]:
     """A JSON document from a file (later repeated keys win, as in any JSON reader)."""
     try:
@@ -245,16 +224,13 @@ def register(cli: click.Group) -> None:
     def client_list(api: Api, fmt: str, limit: int, offset: int, search: str | None) -> None:
         """List clients."""
         rows = [c.get("client", {}) for c in api.list("clients", search_body(search), limit, offset)]
-        show_rows(fmt, ["Client ID", "uuid", "hostname", "description"],
-                  [[c.get("client_id"), c.get("uuid"), c.get("hostname"), c.get("description")] for c in rows])
+        show_rows(fmt, out.CLIENT_COLUMNS, [out.client_row(c) for c in rows])
 
     @api_command(cli, "client-show")
     @click.argument("client_id")
     def client_show(api: Api, fmt: str, client_id: str) -> None:
         """Show a client."""
-        c = api.request("GET", f"clients/{client_id}", 200)["client"]
-        show_item(fmt, [("Client ID", c.get("client_id")), ("Client UUID", c.get("uuid")),
-                        ("hostname", c.get("hostname")), ("description", c.get("description", ""))])
+        show_item(fmt, out.client_item(api.request("GET", f"clients/{client_id}", 200)["client"]))
 
     @api_command(cli, "client-delete")
     @click.argument("client_id")
@@ -284,22 +260,10 @@ def register(cli: click.Group) -> None:
         """List jobs."""
         jobs = api.list("jobs", search_body(search, client_id=client_id), limit, offset,
                         all_projects=str(all_projects))
-        rows = []
-        for j in jobs:
-            s = j.get("job_schedule", {})
-            rows.append([j.get("job_id"), j.get("description"), len(j.get("job_actions", [])), s.get("result", ""),
-                         s.get("status", ""), s.get("event", ""), j.get("session_id", "")])
-        show_rows(fmt, ["Job ID", "Description", "# Actions", "Result", "Status", "Event", "Session ID"], rows)
+        show_rows(fmt, out.JOB_COLUMNS, [out.job_row(j) for j in jobs])
 
     def _job(api: Api, fmt: str, job_id: str) -> None:
-        j = api.request("GET", f"jobs/{job_id}", 200)
-        s = j.get("job_schedule", {})
-        show_item(fmt, [("Job ID", j.get("job_id")), ("Client ID", j.get("client_id")),
-                        ("User ID", j.get("user_id")), ("Session ID", j.get("session_id", "")),
-                        ("Description", j.get("description")),
-                        ("Actions", [a.get("freezer_action", {}) for a in j.get("job_actions", [])]),
-                        ("Start Date", s.get("schedule_start_date", "")),
-                        ("End Date", s.get("schedule_end_date", "")), ("Interval", s.get("schedule_interval", ""))])
+        show_item(fmt, out.job_item(api.request("GET", f"jobs/{job_id}", 200), fmt))
 
     @api_command(cli, "job-show")
     @click.argument("job_id")
@@ -337,14 +301,6 @@ def register(cli: click.Group) -> None:
         click.echo(f"Job {job_id} deleted")
 
     # actions
-    def action_row(a: dict[str, Any]) -> list[Any]:
-        f = a.get("freezer_action", {})
-        return [a.get("action_id"), f.get("backup_name"), f.get("action"),
-                f.get("path_to_backup") or f.get("restore_abs_path"), f.get("mode"), f.get("storage"),
-                f.get("snapshot")]
-
-    action_columns = ["Action ID", "Name", "Action", "Path to Backup or Restore", "Mode", "Storage", "snapshot"]
-
     @api_command(cli, "action-create")
     @click.option("--file", "path", required=True, help="JSON action document")
     def action_create(api: Api, fmt: str, path: str) -> None:
@@ -356,15 +312,14 @@ def register(cli: click.Group) -> None:
     @paged
     def action_list(api: Api, fmt: str, limit: int, offset: int, search: str | None) -> None:
         """List actions."""
-        show_rows(fmt, action_columns, [action_row(a) for a in api.list("actions", search_body(search), limit,
-                                                                          offset)])
+        show_rows(fmt, out.ACTION_COLUMNS, [out.action_row(a) for a in api.list("actions", search_body(search),
+                                                                                  limit, offset)])
 
     @api_command(cli, "action-show")
     @click.argument("action_id")
     def action_show(api: Api, fmt: str, action_id: str) -> None:
         """Show an action."""
-        show_item(fmt, list(zip(action_columns, action_row(api.request("GET", f"actions/{action_id}", 200)),
-                                strict=True)))
+        show_item(fmt, out.action_item(api.request("GET", f"actions/{action_id}", 200)))
 
     @api_command(cli, "action-update")
     @click.argument("action_id")
@@ -386,28 +341,27 @@ def register(cli: click.Group) -> None:
 
 def _register_sessions_and_backups(cli: click.Group, paged: Callable[..., Any]) -> None:
     @api_command(cli, "session-create")
-    @click.option("--description", required=True)
-    @click.option("--file", "path", help="JSON session document (schedule, hold_off, ...)")
-    def session_create(api: Api, fmt: str, description: str, path: str | None) -> None:
-        """Create a session."""
-        doc = (read_file(path) if path else {}) | {"description": description}
+    @click.option("--description", help="Description (overrides the file's)")
+    @click.option("--file", "path", help="JSON session document (description, schedule, hold_off, ...)")
+    def session_create(api: Api, fmt: str, description: str | None, path: str | None) -> None:
+        """Create a session from a file (as python-freezerclient) and/or a description."""
+        if not (path or description):
+            raise ConfigError("give --file or --description")
+        doc = (read_file(path) if path else {}) | ({"description": description} if description else {})
         click.echo(f"Session {api.request('POST', 'sessions/', 201, doc)['session_id']} created")
 
     @api_command(cli, "session-list")
     @paged
     def session_list(api: Api, fmt: str, limit: int, offset: int, search: str | None) -> None:
         """List sessions."""
-        show_rows(fmt, ["Session ID", "Description", "Status", "# of Jobs"],
-                  [[s.get("session_id"), s.get("description"), s.get("status"), len(s.get("jobs") or {})]
-                   for s in api.list("sessions", search_body(search), limit, offset)])
+        show_rows(fmt, out.SESSION_COLUMNS,
+                  [out.session_row(s) for s in api.list("sessions", search_body(search), limit, offset)])
 
     @api_command(cli, "session-show")
     @click.argument("session_id")
     def session_show(api: Api, fmt: str, session_id: str) -> None:
         """Show a session."""
-        s = api.request("GET", f"sessions/{session_id}", 200)
-        show_item(fmt, [("Session ID", s.get("session_id")), ("Description", s.get("description")),
-                        ("Status", s.get("status")), ("Jobs", s.get("jobs") or {})])
+        show_item(fmt, out.session_item(api.request("GET", f"sessions/{session_id}", 200), fmt))
 
     @api_command(cli, "session-update")
     @click.argument("session_id")
@@ -462,23 +416,14 @@ def _register_sessions_and_backups(cli: click.Group, paged: Callable[..., Any]) 
     @api_command(cli, "backup-list")
     @paged
     def backup_list(api: Api, fmt: str, limit: int, offset: int, search: str | None) -> None:
-        """List backups, newest first."""
-        found = api.list("backups", search_body(search), limit, offset)
-        found.sort(key=lambda b: int(b.get("backup_metadata", {}).get("time_stamp") or 0), reverse=True)
-        rows = []
-        for b in found:
-            m = b.get("backup_metadata", {})
-            rows.append([b.get("backup_id"), m.get("backup_name"), m.get("hostname"), m.get("path_to_backup"),
-                         m.get("time_stamp"), m.get("curr_backup_level", m.get("level")), m.get("container")])
-        show_rows(fmt, ["Backup ID", "Backup Name", "Hostname", "Path", "Created at", "Level", "Container"], rows)
+        """List backups, oldest first."""
+        show_rows(fmt, out.BACKUP_COLUMNS, out.backup_rows(api.list("backups", search_body(search), limit, offset)))
 
     @api_command(cli, "backup-show")
     @click.argument("backup_id")
     def backup_show(api: Api, fmt: str, backup_id: str) -> None:
         """Show a backup."""
-        b = api.request("GET", f"backups/{backup_id}", 200)
-        show_item(fmt, [("Backup ID", b.get("backup_id")), ("Status", b.get("status")),
-                        ("Metadata", b.get("backup_metadata", {}))])
+        show_item(fmt, out.backup_item(api.request("GET", f"backups/{backup_id}", 200), fmt))
 
     @api_command(cli, "backup-delete")
     @click.argument("backup_id")

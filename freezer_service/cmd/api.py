@@ -55,8 +55,10 @@ def serve(conf: Any) -> None:
     from cheroot import wsgi
 
     app, backend = make_app(conf)
+    # A listen backlog of 128 (cheroot's default is 5): a burst of clients (every scheduler of a fleet
+    # polling at once) waits for a thread instead of having its connection reset.
     server = wsgi.Server((conf.bind_host, conf.bind_port), app, numthreads=conf.api_threads,
-                         server_name="freezer-api")
+                         server_name="freezer-api", request_queue_size=128)
     LOG.info("freezer-api listening on http://%s:%s (backend %s)", conf.bind_host, conf.bind_port,
              conf.storage.backend)
     try:

@@ -69,14 +69,19 @@ class ApiServer:
                                 timeout=30)
 
 
-def start_api(directory: Path, connection: str, backend: str) -> ApiServer:
+def start_api(directory: Path, connection: str, backend: str, extra_conf: str = "",
+              extra_tokens: str = "") -> ApiServer:
+    """Start ``freezer-api`` with embedded tokens; ``extra_conf`` is appended to its configuration file,
+    ``extra_tokens`` (``[user:NAME]`` sections) to its token file."""
     directory.mkdir(parents=True, exist_ok=True)
     write_tokens(directory / "tokens.ini")
+    with open(directory / "tokens.ini", "a") as tokens:
+        tokens.write(extra_tokens)
     port = free_port()
     conf = directory / "freezer-api.conf"
     conf.write_text(f"[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = {port}\n"
                     f"[database]\nconnection = {connection}\n"
-                    f"[embedded_auth]\ntokens_file = {directory / 'tokens.ini'}\n")
+                    f"[embedded_auth]\ntokens_file = {directory / 'tokens.ini'}\n" + extra_conf)
     log = directory / "freezer-api.log"
     with open(log, "wb") as out:
         process = subprocess.Popen([sys.executable, "-c", "from freezer_service.cmd.api import main; main()",

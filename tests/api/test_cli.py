@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def test_note_job_file(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     (tmp_path / "client.json").write_text(json.dumps({"client_id": client_id, "hostname": "localhost"}))
     assert "registered" in run("client-register", "--file", str(tmp_path / "client.json"))
     rows = json.loads(run("client-list", "--format", "json"))
-    assert rows == [{"Client ID": client_id, "uuid": rows[0]["uuid"], "hostname": "localhost", "description": None}]
+    assert rows == [{"Client ID": client_id, "uuid": rows[0]["uuid"], "hostname": "localhost", "description": ""}]
     (tmp_path / "test.json").write_text(NOTE_JOB)
     out = run("job-create", "--file", str(tmp_path / "test.json"), "--client", client_id)
     job_id = out.split()[1]
@@ -99,14 +100,17 @@ def test_sessions_and_backups(run, api: ApiServer, tmp_path: Path) -> None:  # t
     started = json.loads(run("session-start", "--session_id", session_id, "--job-id", job_id, "--job-tag", "0",
                              "-f", "json"))
     assert started == {"result": "success", "session_tag": 1}
-    assert json.loads(run("session-list", "-f", "json"))[0]["# of Jobs"] == 1
+    assert json.loads(run("session-list", "-f", "json"))[0]["# Jobs"] == 1
     run("session-remove-job", "--session-id", session_id, "--job-id", job_id)
     assert "deleted" in run("session-delete", session_id)
     token = member_token(run.project)
-    for stamp in (5, 9):
-        api.call("POST", f"/v2/{run.project}/backups", token,
-                 {"backup_name": "b", "container": "c", "hostname": "h", "time_stamp": stamp})
-    rows = json.loads(run("backup-list", "-f", "json"))
-    assert [r["Created at"] for r in rows] == [9, 5]
-    assert json.loads(run("backup-show", rows[0]["Backup ID"], "-f", "json"))["Status"] == "available"
+    ids = {stamp: api.call("POST", f"/v2/{run.project}/backups", token, {
+        "backup_name": "b", "container": "c", "hostname": "h", "time_stamp": stamp}).json()["backup_id"]
+        for stamp in (1700000900, 1700000500)}
+    rows = json.loads(run("backup-list", "-f", "json"))  # oldest first, as python-freezerclient
+    assert [r["Backup ID"] for r in rows] == [ids[1700000500], ids[1700000900]]
+    assert rows[0]["Created at"] == str(datetime.datetime.fromtimestamp(1700000500))
+    shown = json.loads(run("backup-show", rows[0]["Backup ID"], "-f", "json"))
+    assert (shown["Backup ID"], shown["Project ID"], shown["Status"]) == (rows[0]["Backup ID"], run.project,
+                                                                          "available")
     assert "deleted" in run("backup-delete", rows[0]["Backup ID"])
