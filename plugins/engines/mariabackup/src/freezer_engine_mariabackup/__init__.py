@@ -30,8 +30,9 @@ from typing import Any
 
 from freezer_core.contract import BackupStream, Engine, Options, Source
 from freezer_core.errors import EngineError
-from freezer_engine_mariabackup.proc import find_tool, last_error, stderr_lines, stop
-from freezer_engine_mariabackup.stream import CHECKPOINTS, XbstreamBackup
+from freezer_core.procstream import feed_command, stderr_tail
+from freezer_engine_mariabackup.proc import find_tool, last_error
+from freezer_engine_mariabackup.stream import CHECKPOINTS, xbstream_backup
 
 __all__ = ["MariabackupEngine"]
 
@@ -60,7 +61,7 @@ class MariabackupEngine(Engine):
         if previous_state is not None and b"to_lsn" not in previous_state:
             raise EngineError("the parent level's engine state is not a mariabackup checkpoint: start a new "
                               "chain with a level-0 backup (omit --incremental)")
-        return XbstreamBackup(tool, str(defaults), previous_state)
+        return xbstream_backup(tool, str(defaults), previous_state)
 
     def restore(self, chunks: Iterable[bytes], target: Path, level: int) -> None:
         target = Path(target)
@@ -95,23 +96,12 @@ class MariabackupEngine(Engine):
 
 def _extract(extractor: str, chunks: Iterable[bytes], into: Path) -> None:
     """Feed one level's xbstream to ``mbstream -x`` writing into ``into``."""
-    with tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen([extractor, "-x", "-C", str(into)], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=stderr)
-        assert proc.stdin is not None
-        try:
-            try:
-                for chunk in chunks:
-                    proc.stdin.write(chunk)
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            rc = proc.wait()
-        finally:
-            stop(proc)
+
+    def check(rc: int, lines: list[str]) -> None:
         if rc != 0:
-            raise EngineError(f"mbstream could not extract the backup into {into} (exit {rc}): "
-                              f"{last_error(stderr_lines(stderr))}")
+            raise EngineError(f"mbstream could not extract the backup into {into} (exit {rc}): {last_error(lines)}")
+
+    feed_command([extractor, "-x", "-C", str(into)], chunks, tool="mbstream", check=check)
 
 
 def _run(argv: list[str], what: str) -> None:
@@ -122,7 +112,7 @@ def _run(argv: list[str], what: str) -> None:
         except OSError as exc:
             raise EngineError(f"could not run {argv[0]}: {exc.strerror}") from None
         if rc != 0:
-            raise EngineError(f"{what} failed (exit {rc}): {last_error(stderr_lines(stderr))}")
+            raise EngineError(f"{what} failed (exit {rc}): {last_error(stderr_tail(stderr))}")
         with contextlib.suppress(OSError):
-            for line in stderr_lines(stderr)[-3:]:
+            for line in stderr_tail(stderr)[-3:]:
                 LOG.debug("%s: %s", what, line)

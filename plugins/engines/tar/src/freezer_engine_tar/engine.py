@@ -12,7 +12,7 @@ from freezer_core.errors import EngineError
 from freezer_engine_tar.argv import dereference_flags
 from freezer_engine_tar.binary import find_gnu_tar
 from freezer_engine_tar.restore import restore_level
-from freezer_engine_tar.stream import TarBackupStream
+from freezer_engine_tar.stream import tar_backup_stream
 
 log = logging.getLogger("freezer.engine.tar")
 
@@ -43,9 +43,8 @@ class TarEngine(Engine):
         path = Path(source.path)
         if not path.exists():
             raise EngineError(f"path to back up {path} does not exist: check --path-to-backup")
-        return TarBackupStream(
-            self.tar, path, previous_state, exclude=self.exclude, dereference=self.dereference
-        )
+        return tar_backup_stream(self.tar, path, previous_state, exclude=self.exclude,
+                                 dereference=self.dereference)
 
     def restore(self, chunks: Iterable[bytes], target: Path, level: int) -> None:
         target = Path(target)
