@@ -225,8 +225,9 @@ def test_bad_config_credentials_or_server_fail_in_one_line(tmp_path: Path, maria
     assert done.returncode == 5 and "cannot reach the MySQL server" in done.stderr
 
 
+@pytest.mark.parametrize("engine", ["tar", "mariabackup"])
 def test_a_lock_that_cannot_be_taken_fails_cleanly(tmp_path: Path, mariadb_server: Service,
-                                                   db: str, mysql_conf: Path) -> None:
+                                                   db: str, mysql_conf: Path, engine: str) -> None:
     env = mariadb_server.env
     holder = connect(env, db=db)
     with holder.cursor() as cur:
@@ -234,7 +235,7 @@ def test_a_lock_that_cannot_be_taken_fails_cleanly(tmp_path: Path, mariadb_serve
     try:
         with pytest.raises(ModeError, match="timed out"):
             backup({"mysql_conf": str(mysql_conf), "container": str(tmp_path / "store"), "backup_name": "b",
-                    "path_to_backup": env["MARIADB_TEST_DATADIR"], "timeout": 1})
+                    "path_to_backup": env["MARIADB_TEST_DATADIR"], "timeout": 1, "engine": engine})
     finally:
         holder.close()
     assert not (tmp_path / "store").exists() or not any(p.is_file() for p in (tmp_path / "store").rglob("*"))

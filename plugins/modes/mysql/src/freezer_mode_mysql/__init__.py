@@ -67,6 +67,7 @@ class MysqlMode(Mode):
             with Server.connect(settings, timeout) as server:
                 datadir = settings.datadir or server.datadir()
                 LOG.info("hot physical backup of %s (%s), datadir %s", settings.where(), server.version(), datadir)
+                server.probe_backup_locks()
             if not Path(datadir).is_dir():
                 raise ModeError(f"the server's datadir {datadir} is not on this machine: run the mariabackup "
                                 f"engine on the database host")
