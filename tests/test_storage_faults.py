@@ -1,4 +1,4 @@
-"""A storage server killed in the middle of an upload.
+"""A storage server killed in the middle of an upload (S3, SSH, and Swift's proxy).
 
 For each remote storage a private server is started (the session's shared
 one must not be killed), a first backup is made, then a large backup is
@@ -155,4 +155,42 @@ def test_ssh_server_killed_mid_upload(tmp_path: Path) -> None:
                     time.sleep(0.1)
             pytest.fail("sshd did not come back")
 
+        _scenario(tmp_path, storage_args, kill, restart)
+
+
+def test_swift_proxy_killed_mid_upload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.services.swift import _free_ports as swift_ports
+
+    directory = tmp_path / "swift"
+    proxy, obj, cont, acct, memcached = swift_ports(5)
+    env = {"SWIFT_DIR": str(directory), "SWIFT_PROXY_PORT": str(proxy), "SWIFT_OBJECT_PORT": str(obj),
+           "SWIFT_CONTAINER_PORT": str(cont), "SWIFT_ACCOUNT_PORT": str(acct),
+           "SWIFT_MEMCACHED_PORT": str(memcached), "SWIFT_WORKERS": "0",
+           "SWIFT_USER": "fault:tester", "SWIFT_KEY": "faultkey"}
+    with start_service("swift", directory, env) as service:
+        e = service.env
+
+        def storage_args() -> list[str]:
+            return ["--storage", "swift", "--container", "faults"]
+
+        def kill() -> None:
+            _kill_tree(int((directory / "run" / "proxy.pid").read_text()))
+
+        def restart() -> None:
+            with open(directory / "log" / "proxy.log", "ab") as log:
+                proc = subprocess.Popen(["/usr/bin/swift-proxy-server", str(directory / "etc" / "proxy-server.conf"),
+                                         "-v"], stdout=log, stderr=log, start_new_session=True)
+            (directory / "run" / "proxy.pid").write_text(str(proc.pid))
+            import urllib.request
+
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{proxy}/healthcheck", timeout=2)
+                    return
+                except OSError:
+                    time.sleep(0.2)
+            pytest.fail("the swift proxy did not come back")
+
+        for key in ("ST_AUTH", "ST_USER", "ST_KEY"):  # the agent reads tempauth credentials from these
+            monkeypatch.setenv(key, e[key])
         _scenario(tmp_path, storage_args, kill, restart)
