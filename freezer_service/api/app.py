@@ -70,8 +70,10 @@ class RequestLog:
                      (time.monotonic() - started) * 1000)
 
 
-def build_app(backend: Backend, auth: Callable[[WSGIApp], WSGIApp]) -> WSGIApp:
-    """The full stack: request log → web UI under /ui (freezer_service.ui) → authentication → Falcon."""
+def build_app(backend: Backend, auth: Callable[[WSGIApp], WSGIApp], password_login: Any = None) -> WSGIApp:
+    """The full stack: request log → web UI under /ui (freezer_service.ui) → authentication → Falcon.
+
+    ``password_login`` (a :data:`freezer_service.ui.PasswordLogin`) turns on the UI's username/password form."""
     from freezer_service.ui import with_ui
 
-    return RequestLog(with_ui(auth, build_falcon(backend)))
+    return RequestLog(with_ui(auth, build_falcon(backend), password_login=password_login))

@@ -44,11 +44,32 @@ def auth_layer(conf: Any) -> Any:
     return lambda app: EmbeddedAuth(app, tokens)
 
 
+def ui_password_login(conf: Any) -> Any:
+    """The web UI's username/password login under ``auth_strategy = keystone``: the server exchanges them
+    for a token at the Keystone of ``[keystone_authtoken]`` (``www_authenticate_uri``, else ``auth_url``)."""
+    if (conf.auth_strategy or ("keystone" if config.keystone_configured(conf) else "embedded")) != "keystone":
+        return None
+    from oslo_config import cfg
+
+    from freezer_service.ui import keystone_password_login
+
+    probe = cfg.ConfigOpts()
+    probe.register_opts([*config.KEYSTONE_HINT_OPTS, cfg.StrOpt("cafile"), cfg.BoolOpt("insecure", default=False)],
+                        group="keystone_authtoken")
+    probe([], project="freezer", default_config_files=list(conf.config_file or []),
+          default_config_dirs=list(conf.config_dir or []))
+    section = probe.keystone_authtoken
+    url = section.www_authenticate_uri or section.auth_url
+    if not url:
+        return None
+    return keystone_password_login(url, verify=False if section.insecure else (section.cafile or True))
+
+
 def make_app(conf: Any) -> tuple[WSGIApp, Any]:
     policy.configure(conf)
     backend = load_backend(conf.storage.backend, connection=config.database_url(conf), conf=conf)
     backend.upgrade()
-    return build_app(backend, auth_layer(conf)), backend
+    return build_app(backend, auth_layer(conf), ui_password_login(conf)), backend
 
 
 def serve(conf: Any) -> None:

@@ -146,31 +146,61 @@ def with_ui(auth: Callable[[WSGIApp], WSGIApp], api: WSGIApp, *,
     return app
 
 
-def keystone_password_login(auth_url: str, domain: str = "Default", timeout: float = 15) -> PasswordLogin:
-    """A :data:`PasswordLogin` that asks Keystone (v3 password method, project scope) for a token.
+def keystone_password_login(auth_url: str, domain: str = "Default", timeout: float = 15,
+                            verify: bool | str = True) -> PasswordLogin:
+    """A :data:`PasswordLogin` that asks Keystone (v3 password method) for a project-scoped token.
 
-    The seam for ``with_ui(..., password_login=keystone_password_login(url))`` when the API runs
-    with ``auth_strategy = keystone``; the token it returns is then checked by keystonemiddleware
-    like any other.
+    ``freezer-api`` passes it to :func:`with_ui` when it runs with ``auth_strategy = keystone``; the
+    token it returns is then checked by keystonemiddleware like any other.  The password only travels
+    to Keystone in this one request: it is neither stored nor logged.  Without a project, the user's
+    only project is used (Keystone's ``GET /v3/auth/projects``); a user with several must name one.
+    ``verify`` is requests' TLS setting (a CA bundle path, or ``False``).
     """
     import requests
 
-    def login(username: str, password: str, project: str) -> str:
-        if not username or not password or not project:
-            raise LoginError("Username, password and project are all needed.")
-        body = {"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": username, "domain": {"name": domain}, "password": password}}},
-            "scope": {"project": {"name": project, "domain": {"name": domain}}}}}
+    base = auth_url.rstrip("/")
+    v3 = base if base.endswith("/v3") else base + "/v3"
+
+    def post_token(identity: dict[str, Any], scope: dict[str, Any] | None) -> requests.Response:
+        body: dict[str, Any] = {"auth": {"identity": identity}}
+        if scope is not None:
+            body["auth"]["scope"] = scope
         try:
-            base = auth_url.rstrip("/")
-            r = requests.post(base + ("/auth/tokens" if base.endswith("/v3") else "/v3/auth/tokens"), json=body,
-                              timeout=timeout)
+            return requests.post(v3 + "/auth/tokens", json=body, timeout=timeout, verify=verify)
         except requests.RequestException as exc:
             raise LoginError(f"Keystone is not reachable: {exc}") from None
-        if r.status_code != 201 or not r.headers.get("X-Subject-Token"):
-            raise LoginError("Keystone refused these credentials." if r.status_code in (401, 403)
-                             else f"Keystone answered HTTP {r.status_code}.")
-        return str(r.headers["X-Subject-Token"])
+
+    def token_of(r: requests.Response) -> str:
+        if r.status_code == 201 and r.headers.get("X-Subject-Token"):
+            return str(r.headers["X-Subject-Token"])
+        if r.status_code in (401, 403):
+            raise LoginError("Keystone refused these credentials: check the username, password and project.")
+        raise LoginError(f"Keystone answered HTTP {r.status_code}.")
+
+    def only_project(unscoped: str) -> dict[str, Any]:
+        try:
+            r = requests.get(v3 + "/auth/projects", headers={"X-Auth-Token": unscoped}, timeout=timeout,
+                             verify=verify)
+            r.raise_for_status()
+            projects = [p for p in r.json().get("projects", []) if p.get("enabled", True)]
+        except (requests.RequestException, ValueError, AttributeError) as exc:
+            raise LoginError(f"Could not list your projects in Keystone: {exc}") from None
+        if len(projects) == 1:
+            return {"project": {"id": projects[0]["id"]}}
+        if not projects:
+            raise LoginError("You have no role on any project: ask for one, or name a project.")
+        names = ", ".join(sorted(str(p.get("name") or p["id"]) for p in projects))
+        raise LoginError(f"You are a member of several projects ({names}): enter one in Project.")
+
+    def login(username: str, password: str, project: str) -> str:
+        if not username or not password:
+            raise LoginError("Enter a username and a password.")
+        password_identity = {"methods": ["password"], "password": {"user": {
+            "name": username, "domain": {"name": domain}, "password": password}}}
+        if project:
+            return token_of(post_token(password_identity, {"project": {"name": project, "domain": {"name": domain}}}))
+        unscoped = token_of(post_token(password_identity, None))
+        scope = only_project(unscoped)
+        return token_of(post_token({"methods": ["token"], "token": {"id": unscoped}}, scope))
 
     return login
