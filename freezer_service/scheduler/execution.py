@@ -73,6 +73,12 @@ def _session_start(sched: Scheduler, snap: Snapshot, tag: int, run: Run) -> int 
                 LOG.warning("job %s: cannot record session tag %d: %s", snap.job_id, new_tag, exc)
             return new_tag
         LOG.info("job %s: session %s answered %s (attempt %d)", snap.job_id, session_id, answer, attempt + 1)
+        if answer == "out-of-sync" and new_tag > tag:
+            # This job missed the session's last round: join at the session's tag, which starts a
+            # round of its own once the hold-off has passed, instead of asking with a stale tag forever.
+            LOG.info("job %s: catching up with session %s at tag %d", snap.job_id, session_id, new_tag)
+            tag = new_tag
+            continue
         if sched.clock.wait(run.cancel, sched.settings.session_wait * (attempt + 1)):
             return None
     LOG.error("job %s: session %s did not start; this run is skipped", snap.job_id, session_id)

@@ -232,3 +232,27 @@ def test_state_machine_is_total_and_idempotent(status: str, event: str) -> None:
         done = machine.finish(schedule, 9, "success", more)
         assert done["status"] in ("scheduled", "completed", "stop", "removed")
         assert done["event"] == "" and done["time_ended"] == 9
+
+
+class _LateForTheSession(MemorySource):
+    """A session whose last round this job missed: a stale tag is out of sync, the current one starts a round."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[int] = []
+
+    def session_start(self, session_id: str, job_id: str, tag: int) -> tuple[str, int]:
+        self.asked.append(tag)
+        return ("out-of-sync", 5) if tag < 5 else ("success", tag + 1)
+
+
+def test_a_job_that_missed_a_session_round_catches_up(tmp_path: Path) -> None:
+    source = _LateForTheSession()
+    sched, source, clock, executor = make(tmp_path, source=source)
+    source.add("j1", [BACKUP], {}, session_id="s1", session_tag=2)
+    sched.start()
+    run_for(sched, clock, 10)
+    assert source.asked[:2] == [2, 5]  # the stale tag once, then the session's own
+    assert len(executor.calls) == 1
+    assert source.schedule("j1")["result"] == "success"
+    assert source.docs["j1"]["session_tag"] == 6
