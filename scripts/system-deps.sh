@@ -10,6 +10,7 @@ command -v bzip2 >/dev/null || need+=(bzip2)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
 command -v chromium >/dev/null || need+=(chromium)
+[ -x /usr/bin/time ] || need+=(time)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing system packages: ${need[*]}"
