@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -232,32 +233,8 @@ def test_bad_backup_name_templates_name_the_option(name: str) -> None:
 
 # ---------------------------------------------------------------- jobs and the other documents
 
-NOTE_JOB = """{
-	"job-action":[
-      {
-        "freezer_action": {
-          "action": "backup",
-          "mode": "nova",
-          "nova_inst_id": "ba830e56-6ed7-4001-a455-ae3da165b3b2",
-          "backup-name": "nova_backup_by_json",
-          "container": "freezer_backups",
-          "engine_name": "nova",
-          "no_incremental": true
-        },
-        "exit_status": "success",
-        "max_retries": 2,
-        "max_retries_interval": 60,
-        "mandatory": true
-      }
-    ],
-
-    "job_schedule": {
-        "schedule_start_date": "",
-        "schedule_start_date": "",
-        "schedule_interval": "30 minutes"
-    },
-    "description": "scheduled test"
-}"""
+NOTE_JOB = (Path(__file__).parent / "data" / "deployment-note-job.json").read_text()
+"""The job file of the original deployment note, as written (repeated key, dashes, "job-action")."""
 
 
 def test_the_deployment_notes_job_file_reads_as_written() -> None:

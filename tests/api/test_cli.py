@@ -17,33 +17,8 @@ if "job-create" not in cli.commands:
     client.register(cli)
 
 # The job file of the original deployment note, as written (repeated key, dashes, "job-action").
-NOTE_JOB = """{
-    "job-action":[
-      {
-        "freezer_action": {
-          "action": "backup",
-          "mode": "nova",
-          "nova_inst_id": "ba830e56-6ed7-4001-a455-ae3da165b3b2",
-          "backup-name": "nova_backup_by_json",
-          "container": "freezer_backups",
-          "engine_name": "nova",
-          "no_incremental": true
-        },
-        "exit_status": "success",
-        "max_retries": 2,
-        "max_retries_interval": 60,
-        "mandatory": true
-      }
-    ],
+NOTE_JOB = (Path(__file__).parents[1] / "data" / "deployment-note-job.json").read_text()
 
-    "job_schedule": {
-        "schedule_start_date": "",
-        "schedule_start_date": "",
-        "schedule_interval": "30 minutes"
-    },
-    "description": "scheduled test"
-}
-"""
 
 
 @pytest.fixture
