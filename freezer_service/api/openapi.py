@@ -78,7 +78,8 @@ def build() -> dict[str, Any]:
                                                             "maxProperties": 1})}
     paths["/v2/{project_id}/sessions/{session_id}/action"] = {
         "parameters": [project, _path_param("session_id")],
-        "post": _op("A job starts or ends in the session", "202", _ANY, errors=("400", "401", "403", "404", "405"))}
+        "post": _op("A job starts or ends in the session", "202", _ANY,
+                    errors=("400", "401", "403", "404", "405", "409"))}
     paths["/v2/{project_id}/sessions/{session_id}/jobs/{job_id}"] = {
         "parameters": [project, _path_param("session_id"), _path_param("job_id")],
         "put": _op("Add a job to the session", "204"), "delete": _op("Remove a job from the session", "204")}

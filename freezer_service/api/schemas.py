@@ -24,7 +24,7 @@ CAPABILITIES = {"supported_actions": ACTIONS, "supported_modes": MODES,
 _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?"
 CLIENT_ID_PATTERN = rf"^(?:([\w\-]+)_)?{_LABEL}(?:\.{_LABEL})*\.?$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$"
-INTERVAL_PATTERN = r"^(continuous|(\d+ +(weeks|days|hours|minutes|seconds)))$"
+INTERVAL_PATTERN = r"^(continuous|(\d+ +(weeks?|days?|hours?|minutes?|seconds?)))$"
 DATE_KEYS = ("schedule_date", "schedule_start_date", "schedule_end_date")
 
 _str_or_null = {"type": ["string", "null"]}

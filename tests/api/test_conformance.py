@@ -87,6 +87,16 @@ def test_job_create(api: ApiServer, project: str, tok: str, job: str, client: st
     assert [a["action_id"] for a in actions] == [doc["job_actions"][0]["action_id"]]
 
 
+@pytest.mark.parametrize("interval", ["1 day", "1 days", "2 hours", "1 week", "30 seconds", "continuous"])
+def test_job_interval_singular_and_plural(api: ApiServer, project: str, tok: str, client: str, interval: str) -> None:
+    """Upstream's schema rejects "1 day"; the scheduler understands both, so the API accepts both."""
+    body = job_body(client) | {"job_schedule": {"schedule_interval": interval}}
+    r = api.call("POST", f"/v2/{project}/jobs", tok, body)
+    assert r.status_code == 201, r.text
+    doc = api.call("GET", f"/v2/{project}/jobs/{r.json()['job_id']}", tok).json()
+    assert doc["job_schedule"]["schedule_interval"] == interval
+
+
 @pytest.mark.parametrize(("change", "status", "text"), [
     ({"foo": 1}, 400, "Additional properties are not allowed ('foo' was unexpected)"),
     ({"job_schedule": {"schedule_interval": "weekly"}}, 400, ""),

@@ -81,6 +81,8 @@ def test_register_run_repeatedly_restore_and_one_off(tmp_path: Path, api: ApiSer
     records = wait_for("3 backups in backup-list",
                        lambda: len(project.backups(job_id)) >= 3 and project.backups(job_id))
     assert all(r["backup_metadata"]["backup_name"] == "srv" for r in records)
+    listed = json.loads(project.freezer("backup-list", "-f", "json"))
+    assert {r["backup_id"] for r in records} <= {row["Backup ID"] for row in listed}  # `freezer backup-list`
     assert project.job(job_id)["job_schedule"]["status"] in ("scheduled", "running")
 
     restore = {"job_actions": [{"freezer_action": {"action": "restore", "storage": "local", "container": str(store),
@@ -169,5 +171,6 @@ def test_two_schedulers_one_client_id_twenty_jobs(tmp_path: Path, api: ApiServer
     scheduler(schedulers, project, "b")
     wait_for("20 completed jobs", lambda: all(project.job(j)["job_schedule"].get("status") == "completed"
                                               for j in ids), timeout=150)
-    for job_id in ids:
+    for i, job_id in enumerate(ids):
         assert len(project.backups(job_id)) == 1
+        assert len(list((store / "data" / "tar").glob(f"*_j{i}/*"))) == 1  # one run, not two runs recorded once

@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 
 from freezer_core.errors import EngineError
 from freezer_core.models import Action
+from freezer_service.api import session_protocol
 from freezer_service.scheduler import machine
 from freezer_service.scheduler.core import Scheduler, Settings
 from freezer_service.scheduler.runner import Entry, Journal
+from freezer_service.scheduler.source import SourceError
 from tests.scheduler.fakes import FakeClock, FakeExecutor, MemorySource
 
 BACKUP = {"action": "backup", "mode": "fs", "path_to_backup": "/srv", "backup_name": "b", "storage": "local",
@@ -256,3 +258,64 @@ def test_a_job_that_missed_a_session_round_catches_up(tmp_path: Path) -> None:
     assert len(executor.calls) == 1
     assert source.schedule("j1")["result"] == "success"
     assert source.docs["j1"]["session_tag"] == 6
+
+
+class _SharedSession(MemorySource):
+    """The API's real session rounds (``session_protocol``) on one session document, timed by the test clock."""
+
+    def __init__(self, clock: FakeClock, jobs: list[str], hold_off: int = 30) -> None:
+        super().__init__()
+        self.clock = clock
+        self.session: dict[str, Any] = {"session_tag": 0, "hold_off": hold_off, "status": "active", "result": None,
+                                        "time_start": -1, "time_end": -1,
+                                        "jobs": {j: {"status": "", "result": ""} for j in jobs}}
+        self.rounds: dict[int, str] = {}
+        self.refused: list[str] = []
+
+    def _moment(self) -> int:
+        return int(self.clock.now().timestamp())
+
+    def session_start(self, session_id: str, job_id: str, tag: int) -> tuple[str, int]:
+        with self.lock:
+            answer = session_protocol.start(self.session, job_id, tag, self._moment())
+            return answer, self.session["session_tag"]
+
+    def session_end(self, session_id: str, job_id: str, tag: int, result: str) -> None:
+        with self.lock:
+            try:
+                session_protocol.end(self.session, job_id, tag, result, self._moment())
+            except session_protocol.SessionError as exc:
+                self.refused.append(str(exc))
+                raise SourceError(str(exc)) from None
+            if self.session["status"] == "completed":
+                self.rounds[self.session["session_tag"]] = self.session["result"]
+
+
+def test_two_nodes_keep_session_rounds_apart(tmp_path: Path) -> None:
+    """Two schedulers, one job each in a session, three interval rounds; node 2 fails round 2 only."""
+    clock = FakeClock()
+    source = _SharedSession(clock, ["j1", "j2"])
+    schedule = {"schedule_interval": "10 minutes", "schedule_start_date": "2024-05-01T12:00:10Z"}
+    source.add("j1", [BACKUP], dict(schedule), client_id="c1", session_id="s", session_tag=0)
+    source.add("j2", [{**BACKUP, "backup_name": "two"}], dict(schedule), client_id="c2", session_id="s",
+               session_tag=0)
+    runs: list[str] = []
+
+    def fail_round_two(action: Action) -> None:
+        runs.append(str(action.backup_name))
+        if action.backup_name == "two" and source.session["session_tag"] == 2:
+            raise EngineError("disk full")
+
+    nodes = []
+    for client in ("c1", "c2"):
+        executor = FakeExecutor(clock, fail_round_two, duration=5)
+        nodes.append(Scheduler(source, Settings(client, interval=5), executor, Journal(tmp_path / client),
+                               clock=clock, inline=True))
+    for _ in range(int(25 * 60 / 5)):  # 25 minutes: rounds at :00:10, :10:10, :20:10
+        for node in nodes:
+            node.tick()
+        clock.advance(5)
+    assert source.rounds == {1: "success", 2: "fail", 3: "success"}
+    assert runs.count("b") == 3 and runs.count("two") == 3
+    assert source.refused == []
+    assert source.docs["j1"]["session_tag"] == source.docs["j2"]["session_tag"] == 3

@@ -1,8 +1,9 @@
 """``/v2/{project_id}/sessions``: jobs on several nodes that start together.
 
-The start/end state machine follows upstream Freezer (see docs/api.md): a job
-asks to start with the tag it knows; the first job of a round moves the
-session to the next tag, the others join within ``hold_off`` seconds.
+The start/end rounds are in :mod:`freezer_service.api.session_protocol`
+(see docs/scheduler.md): a job asks to start with the tag it knows; the
+first job of a round moves the session to the next tag, the others join
+within ``hold_off`` seconds.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from freezer_service.api.common import (
     required_body,
 )
 from freezer_service.api.schemas import SESSION, validate
+from freezer_service.api.session_protocol import NOT_STARTED, SessionError, end, settle, start
 
 KIND = "sessions"
 DEFAULTS: dict[str, Any] = {"session_tag": 0, "hold_off": 30, "description": "", "result": None,
                             "time_start": -1, "time_end": -1, "time_started": -1, "time_ended": -1}
-FALLBACK_HOLD_OFF = 60
 
 
 def make_session(body: dict[str, Any], session_id: str, project_id: str, user_id: str) -> dict[str, Any]:
@@ -43,57 +44,10 @@ def make_session(body: dict[str, Any], session_id: str, project_id: str, user_id
     return doc
 
 
-def _tag(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise errors.bad_request(f"current_tag must be an integer, not {value!r}") from None
-
-
-def start(doc: dict[str, Any], job_id: str, current_tag: Any) -> str:
-    """Apply a job's start request to the session ``doc``; returns the result word."""
-    job = _session_job(doc, job_id)
-    tag, session_tag = _tag(current_tag), int(doc.get("session_tag") or 0)
-    if tag > session_tag:
-        raise errors.bad_request(f"requested tag value too high. Session Tag: {session_tag} Job Tag: {tag}")
-    moment = now()
-    time_start = int(doc.get("time_start") if doc.get("time_start") is not None else -1)
-    hold_off = int(doc.get("hold_off") or FALLBACK_HOLD_OFF)
-    if time_start >= 0 and moment - time_start <= hold_off:
-        if tag < session_tag:
-            job.update(status="running", time_started=moment)
-            return "success"
-        return "hold-off"
-    if tag == session_tag:
-        doc.update(session_tag=session_tag + 1, time_start=moment, status="running", result="")
-        job.update(status="running", time_started=moment)
-        return "success"
-    return "out-of-sync"
-
-
-def end(doc: dict[str, Any], job_id: str, result: Any) -> str:
-    """Apply a job's end report; completes the session once every job has ended."""
-    job = _session_job(doc, job_id)
-    moment = now()
-    job.update(status="completed", result=result, time_ended=moment)
-    jobs = doc["jobs"].values()
-    if any(j.get("status") != "completed" for j in jobs):
-        overall = "running"
-    elif any(j.get("result") != "success" for j in jobs):
-        overall = "fail"
-    else:
-        overall = "success"
-    if doc.get("status") != "completed" and overall in ("fail", "success"):
-        doc.update(time_end=moment, result=overall, status="completed")
-    return "success"
-
-
-def _session_job(doc: dict[str, Any], job_id: Any) -> dict[str, Any]:
-    jobs = doc.get("jobs")
-    if not isinstance(jobs, dict) or not isinstance(job_id, str) or job_id not in jobs:
-        raise errors.bad_request("job_id not found in session")
-    job: dict[str, Any] = jobs[job_id]
-    return job
+def _refused(exc: SessionError) -> falcon.HTTPError:
+    if exc.status == 409:
+        return errors.error(409, "Conflict", str(exc))
+    return errors.bad_request(str(exc))
 
 
 class Sessions(Resource):
@@ -167,10 +121,14 @@ class SessionAction(Resource):
         outcome: dict[str, Any] = {}
 
         def mutate(doc: dict[str, Any]) -> dict[str, Any]:
-            if verb == "start":
-                outcome["result"] = start(doc, args.get("job_id"), args.get("current_tag"))
-            else:
-                outcome["result"] = end(doc, args.get("job_id"), args.get("result"))
+            try:
+                if verb == "start":
+                    outcome["result"] = start(doc, args.get("job_id"), args.get("current_tag"), now())
+                else:
+                    outcome["result"] = end(doc, args.get("job_id"), args.get("current_tag"), args.get("result"),
+                                            now())
+            except SessionError as exc:
+                raise _refused(exc) from None
             outcome["session_tag"] = doc.get("session_tag", 0)
             return doc
 
@@ -189,9 +147,7 @@ class SessionJob(Resource):
         job = self.backend.get("jobs", project_id, job_id)
         if job is None:
             raise errors.not_found(f"Job not found with ID {job_id}")
-        schedule = job.doc.get("job_schedule") or {}
-        entry = {"client_id": job.doc.get("client_id", ""),
-                 **{k: schedule.get(k, "") for k in ("status", "result", "time_started", "time_ended")}}
+        entry = {"client_id": job.doc.get("client_id", ""), **NOT_STARTED}  # its part in a round is yet to come
 
         def add(doc: dict[str, Any]) -> dict[str, Any]:
             doc["jobs"] = {**(doc.get("jobs") or {}), job_id: entry}
@@ -214,6 +170,7 @@ class SessionJob(Resource):
             jobs = dict(doc.get("jobs") or {})
             removed[:] = [jobs.pop(job_id, None) is not None]
             doc["jobs"] = jobs
+            settle(doc, now())  # the jobs left may all have ended the round
             return doc
 
         if self.backend.update(KIND, project_id, session_id, remove) is None:
