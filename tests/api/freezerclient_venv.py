@@ -1,24 +1,19 @@
 """python-freezerclient 6.5.0 and python-openstackclient (PyPI) in a venv of their own, outside the repository.
 
 The venv lives at ``$FREEZER_SERVICES_CACHE/freezerclient-venv`` (default
-``~/.cache/freezer-services``) and is built once: a stamp records the exact
-requirement set, and a different set rebuilds it.  Every dependency is pinned
+``~/.cache/freezer-services``) and is built once by :func:`tests.venvs.cached_venv`,
+which rebuilds it when the pins change.  Every dependency is pinned
 (:data:`CONSTRAINTS`, the ``pip freeze`` of a venv verified on CPython 3.11) so
-that a later release of any of them cannot change what the tests compare
-against.  Builds are serialised with a file lock.
+that a later release of any of them cannot change what the tests compare against.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.venvs import VenvBuildError, cached_venv, services_cache
 
 REQUIREMENTS = ("python-freezerclient==6.5.0", "python-openstackclient==10.5.0")
 CONSTRAINTS: tuple[str, ...] = (
@@ -80,38 +75,15 @@ CONSTRAINTS: tuple[str, ...] = (
 )
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("FREEZER_SERVICES_CACHE", Path.home() / ".cache" / "freezer-services"))
-
-
 def venv_dir() -> Path:
-    return cache_dir() / "freezerclient-venv"
-
-
-def _stamp() -> str:
-    text = "\n".join([sys.version.split()[0], *REQUIREMENTS, *CONSTRAINTS])
-    return hashlib.sha256(text.encode()).hexdigest()
+    return services_cache() / "freezerclient-venv"
 
 
 def ensure_venv(timeout: float = 1200.0) -> Path:
     """The venv's ``bin`` directory, building the venv first if it is missing or stale (failing the test
     if that fails)."""
-    venv = venv_dir()
-    stamp = venv / ".freezer-stamp"
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    with open(cache_dir() / "freezerclient-venv.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.exists() and stamp.read_text().strip() == _stamp() and (venv / "bin" / "freezer").exists():
-            return venv / "bin"
-        shutil.rmtree(venv, ignore_errors=True)
-        constraints = cache_dir() / "freezerclient-constraints.txt"
-        constraints.write_text("\n".join(CONSTRAINTS) + "\n")
-        for cmd in ([sys.executable, "-m", "venv", str(venv)],
-                    [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                     "-c", str(constraints), *REQUIREMENTS]):
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-            if done.returncode != 0:
-                pytest.fail(f"building the python-freezerclient venv failed: {' '.join(cmd)}\n"
-                            f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}", pytrace=False)
-        stamp.write_text(_stamp() + "\n")
-        return venv / "bin"
+    try:
+        venv = cached_venv(venv_dir(), REQUIREMENTS, constraints=CONSTRAINTS, provides="freezer", timeout=timeout)
+    except VenvBuildError as exc:
+        pytest.fail(f"building the python-freezerclient venv failed: {exc}", pytrace=False)
+    return venv / "bin"

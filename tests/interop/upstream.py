@@ -1,10 +1,8 @@
 """Build and run upstream Freezer (``freezer==19.0.0`` from PyPI) in a venv of its own.
 
 The venv lives at ``<repo>/.venv-upstream/venv`` (override the cache directory with
-``FREEZER_UPSTREAM_CACHE``), next to the build lock, and is built once: a stamp file
-records the exact requirement set it was built from, and a different set (or a missing stamp) rebuilds it from scratch.
-Builds are serialised with a file lock so
-parallel test workers do not race.
+``FREEZER_UPSTREAM_CACHE``) and is built once by :func:`tests.venvs.cached_venv`, which
+rebuilds it when the pins change and serialises builds so parallel test workers do not race.
 
 Every dependency is pinned (``UPSTREAM_CONSTRAINTS``) to the set that was verified to install
 and run on CPython 3.11: ``freezer==19.0.0`` itself installs from wheels/sdists without extra
@@ -15,14 +13,13 @@ frozen here.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from tests.venvs import VenvBuildError, cached_venv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 UPSTREAM_REQUIREMENT = "freezer==19.0.0"
@@ -117,8 +114,8 @@ UPSTREAM_CONSTRAINTS: tuple[str, ...] = (
 )
 
 
-class UpstreamUnavailable(RuntimeError):
-    """The upstream venv could not be built."""
+UpstreamUnavailable = VenvBuildError
+"""The upstream venv could not be built."""
 
 
 def cache_dir() -> Path:
@@ -130,11 +127,6 @@ def venv_dir() -> Path:
     return cache_dir() / "venv"
 
 
-def _stamp() -> str:
-    text = "\n".join([sys.version.split()[0], UPSTREAM_REQUIREMENT, *UPSTREAM_CONSTRAINTS])
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def agent_path(venv: Path | None = None) -> Path:
     return (venv or venv_dir()) / "bin" / "freezer-agent"
 
@@ -144,50 +136,8 @@ def ensure_upstream_venv(python: str | None = None, timeout: float = 900.0) -> P
 
     Raises :class:`UpstreamUnavailable` (with pip's output) when the build fails.
     """
-    venv = venv_dir()
-    stamp_file = venv / ".freezer-upstream-stamp"
-    want = _stamp()
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    lock_path = cache_dir() / "build.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp_file.exists() and stamp_file.read_text().strip() == want and agent_path(venv).exists():
-            return venv
-        if venv.exists():
-            shutil.rmtree(venv)
-        _run_step([python or sys.executable, "-m", "venv", str(venv)], timeout)
-        constraints = venv / "constraints.txt"
-        constraints.write_text("\n".join(UPSTREAM_CONSTRAINTS) + "\n")
-        _run_step(
-            [
-                str(venv / "bin" / "python"),
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "-q",
-                "-c",
-                str(constraints),
-                UPSTREAM_REQUIREMENT,
-            ],
-            timeout,
-        )
-        if not agent_path(venv).exists():
-            raise UpstreamUnavailable(f"{agent_path(venv)} missing after install")
-        stamp_file.write_text(want + "\n")
-        return venv
-
-
-def _run_step(cmd: Sequence[str], timeout: float) -> None:
-    try:
-        proc = subprocess.run(list(cmd), check=False, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UpstreamUnavailable(f"{' '.join(cmd)}: {exc}") from exc
-    if proc.returncode != 0:
-        raise UpstreamUnavailable(
-            f"{' '.join(cmd)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n"
-            f"--- stderr\n{proc.stderr[-4000:]}"
-        )
+    return cached_venv(venv_dir(), (UPSTREAM_REQUIREMENT,), constraints=UPSTREAM_CONSTRAINTS,
+                       provides="freezer-agent", python=python or sys.executable, timeout=timeout)
 
 
 def run_upstream_agent(

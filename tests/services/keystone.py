@@ -1,8 +1,9 @@
 """The ``keystone_server`` session fixture: a real OpenStack Keystone on 127.0.0.1.
 
-``keystone_start.sh`` installs Keystone (pinned by ``keystone-constraints.txt``) into a venv
-outside the repository, cached across runs, bootstraps it on SQLite with fernet tokens and
-creates two projects with a member, a reader and a service user (see the script's header).
+Keystone (pinned by ``keystone-constraints.txt``) is installed by :func:`tests.venvs.cached_venv`
+into ``$FREEZER_SERVICES_CACHE/keystone-venv`` (default ``~/.cache/freezer-services``), outside the
+repository and cached across runs; ``keystone_start.sh`` bootstraps it on SQLite with fernet tokens
+and creates two projects with a member, a reader and a service user (see the script's header).
 ``env`` holds ``OS_AUTH_URL``, ``KEYSTONE_ADMIN_PASSWORD``, ``KEYSTONE_PASSWORD`` (every test
 user's) and the project ids.  Failing to start fails the tests that need it: never a skip.
 """
@@ -10,22 +11,37 @@ user's) and the project ids.  Failing to start fails the tests that need it: nev
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.services import Service, free_port, start_service
+from tests.services import HERE, Service, free_port, start_service
+from tests.venvs import VenvBuildError, cached_venv, services_cache
 
 #: Test users: name -> (project name, role).  "admin" is Keystone's bootstrap admin.
 USERS = {"a-member": ("backup-a", "member"), "a-reader": ("backup-a", "reader"),
          "b-member": ("backup-b", "member"), "freezer": ("service", "service"), "admin": ("admin", "admin")}
 
 
+def keystone_venv() -> Path:
+    """Keystone and gunicorn under the pins of ``keystone-constraints.txt``, built on first use."""
+    constraints = [line.strip() for line in (HERE / "keystone-constraints.txt").read_text().splitlines()
+                   if line.strip() and not line.startswith("#")]
+    cache = services_cache()
+    try:
+        return cached_venv(cache / "keystone-venv", ("keystone", "gunicorn"), constraints=constraints,
+                           provides="gunicorn", pip_cache=cache / "pipcache")
+    except VenvBuildError as exc:
+        pytest.fail(f"building the keystone venv failed: {exc}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def keystone_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     directory = tmp_path_factory.mktemp("keystone")
-    env = {"KEYSTONE_DIR": str(directory), "KEYSTONE_PORT": str(free_port())}
+    env = {"KEYSTONE_DIR": str(directory), "KEYSTONE_PORT": str(free_port()),
+           "KEYSTONE_VENV": str(keystone_venv())}
     with start_service("keystone", directory, env, timeout=900) as service:
         yield service
 

@@ -5,9 +5,9 @@
 # Environment (set by tests/services/keystone.py):
 #   KEYSTONE_DIR    directory for the database, keys, logs, pid file and env.sh (required)
 #   KEYSTONE_PORT   TCP port (default 25357)
-#   KEYSTONE_VENV   the venv; default $FREEZER_SERVICES_CACHE/keystone-venv, FREEZER_SERVICES_CACHE
-#                   defaulting to ~/.cache/freezer-services: outside the repository, kept across runs.
-#                   It is (re)built when keystone-constraints.txt (the pinned dependency set) changes.
+#   KEYSTONE_VENV   the venv holding keystone and gunicorn (required), built by keystone.py from the
+#                   pins of keystone-constraints.txt, in $FREEZER_SERVICES_CACHE/keystone-venv
+#   FREEZER_SERVICES_CACHE  where the bootstrapped template is kept (default ~/.cache/freezer-services)
 # Identities (all in domain "default"; random passwords, made with the cached template):
 #   admin (bootstrap; admin of project "admin"); projects backup-a and backup-b; users a-member, a-reader
 #   (member/reader of backup-a), b-member (member of backup-b), freezer (service role in project "service":
@@ -15,34 +15,22 @@
 # Writes $KEYSTONE_DIR/env.sh: OS_AUTH_URL, KEYSTONE_ADMIN_PASSWORD, KEYSTONE_PROJECT_{A,B}_ID,
 # KEYSTONE_SERVICE_PROJECT_ID, KEYSTONE_PASSWORD (shared by the test users). PID: $KEYSTONE_DIR/keystone.pid.
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd)
 DIR=${KEYSTONE_DIR:?KEYSTONE_DIR must name the server directory}
 PORT=${KEYSTONE_PORT:-25357}
 CACHE=${FREEZER_SERVICES_CACHE:-$HOME/.cache/freezer-services}
-VENV=${KEYSTONE_VENV:-$CACHE/keystone-venv}
-CONSTRAINTS="$HERE/keystone-constraints.txt"
+VENV=${KEYSTONE_VENV:?KEYSTONE_VENV must name the keystone venv}
 
 if [ -f "$DIR/keystone.pid" ] && kill -0 "$(cat "$DIR/keystone.pid")" 2>/dev/null; then
   echo "keystone already running from $DIR (pid $(cat "$DIR/keystone.pid"))" >&2; exit 1
 fi
 
-# The venv: built once per constraint set, under a lock so that parallel sessions do not race.
 mkdir -p "$CACHE"
-want=$(sha256sum "$CONSTRAINTS" | cut -d' ' -f1)
-(
-  flock 9
-  if [ "$(cat "$VENV/.freezer-stamp" 2>/dev/null)" != "$want" ] || [ ! -x "$VENV/bin/gunicorn" ]; then
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    PIP_CACHE_DIR="$CACHE/pipcache" "$VENV/bin/pip" install -q -c "$CONSTRAINTS" keystone gunicorn
-    echo "$want" > "$VENV/.freezer-stamp"
-  fi
-) 9>"$CACHE/keystone-venv.lock"
+[ -x "$VENV/bin/gunicorn" ] || { echo "$VENV has no gunicorn: build it with tests/services/keystone.py" >&2; exit 1; }
 
 # Bootstrapping (db_sync, keys, bootstrap, identities) takes minutes on a loaded machine, so it is done
 # once per venv and script version into a template under $CACHE; each start copies it and points the
 # catalog at its own port.
-key=$(cat "$CONSTRAINTS" "$0" | sha256sum | cut -c1-16)
+key=$(cat "$VENV/.freezer-stamp" "$0" | sha256sum | cut -c1-16)
 TEMPLATE="$CACHE/keystone-template-$key"
 
 write_conf() {  # write_conf DIR
