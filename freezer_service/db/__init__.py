@@ -16,7 +16,7 @@ def load_backend(name: str, **options: Any) -> Backend:
     from stevedore.exception import NoMatches
 
     try:
-        manager = driver.DriverManager(NAMESPACE, name, invoke_on_load=True, invoke_kwds=options)
+        manager: Any = driver.DriverManager(NAMESPACE, name, invoke_on_load=True, invoke_kwds=options)
     except NoMatches:
         raise PluginNotInstalled("db-backend", name) from None
     except (TypeError, ValueError) as exc:

@@ -7,15 +7,20 @@ database and a search engine (Elasticsearch/OpenSearch) alike.
 
 Each stored document carries an integer ``version`` that grows on every write.
 :meth:`Backend.update` is a read-modify-write loop guarded by it, so two
-concurrent PATCHes never lose each other's change.
+concurrent PATCHes never lose each other's change.  The loop (and the one of
+:meth:`Backend.put`) is written once here, over two primitives that each
+backend implements with its own compare-and-swap: :meth:`Backend._current`
+reads a document with its concurrency token, :meth:`Backend._swap` replaces
+it only if nobody wrote since.
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from freezer_core.errors import FreezerError
 from freezer_service.db.search import Search
@@ -51,13 +56,23 @@ class Stored:
     is_central: bool = False
 
 
+@dataclass(frozen=True)
+class Read:
+    """A document as read for a write; backends add the token their :meth:`Backend._swap` compares."""
+
+    stored: Stored
+
+
 Mutator = Callable[[dict[str, Any]], dict[str, Any]]
+R = TypeVar("R", bound=Read)
 
 
-class Backend(ABC):
+class Backend(ABC, Generic[R]):
     """A metadata store; implementations are registered under ``freezer.db.backends``."""
 
     name: str = ""
+    #: Read-compare-swap rounds before a write gives up with :class:`ConcurrentUpdate`.
+    retries: int = 50
 
     @abstractmethod
     def upgrade(self) -> None:
@@ -81,12 +96,22 @@ class Backend(ABC):
                is_central: bool = False) -> Stored:
         """Insert a new document; :class:`DocumentExists` if the id is taken in the project."""
 
-    @abstractmethod
     def put(self, kind: str, project_id: str, doc_id: str, doc: dict[str, Any], *,
             is_central: bool = False) -> Stored:
         """Create the document or replace it whole."""
+        for attempt in range(self.retries):
+            current = self._current(kind, project_id, doc_id)
+            if current is None:
+                try:
+                    return self.create(kind, project_id, doc_id, doc, is_central=is_central)
+                except DocumentExists:
+                    continue  # created by another writer since the read: replace theirs
+            stored = self._swap(current, doc, is_central)
+            if stored is not None:
+                return stored
+            self._lost_race(attempt)
+        raise ConcurrentUpdate(f"{kind[:-1]} {doc_id} is being changed by others: retry")
 
-    @abstractmethod
     def update(self, kind: str, project_id: str | None, doc_id: str, mutate: Mutator, *,
                expected_version: int | None = None) -> Stored | None:
         """Apply ``mutate`` to the current document and store the result atomically.
@@ -98,6 +123,30 @@ class Backend(ABC):
         :class:`StaleVersion` is raised: this is how two schedulers sharing a
         client id never both claim the same job run.
         """
+        for attempt in range(self.retries):
+            current = self._current(kind, project_id, doc_id)
+            if current is None:
+                return None
+            old = current.stored
+            if expected_version is not None and old.version != expected_version:
+                raise StaleVersion(f"{kind[:-1]} {doc_id} is at version {old.version}, not {expected_version}: "
+                                   f"read it again")
+            stored = self._swap(current, mutate(json.loads(json.dumps(old.doc))), old.is_central)
+            if stored is not None:
+                return stored
+            self._lost_race(attempt)
+        raise ConcurrentUpdate(f"{kind[:-1]} {doc_id} is being changed by others: retry")
+
+    @abstractmethod
+    def _current(self, kind: str, project_id: str | None, doc_id: str) -> R | None:
+        """The document with the token :meth:`_swap` compares, or ``None``.  ``project_id=None``: any project."""
+
+    @abstractmethod
+    def _swap(self, current: R, doc: dict[str, Any], is_central: bool) -> Stored | None:
+        """Replace the document read as ``current`` by ``doc`` (version + 1) if nobody wrote since; else None."""
+
+    def _lost_race(self, attempt: int) -> None:
+        """Called when a swap lost to another writer, before the next round (default: retry at once)."""
 
     @abstractmethod
     def delete(self, kind: str, project_id: str | None, doc_id: str) -> bool:

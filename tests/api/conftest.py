@@ -3,19 +3,53 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.api.server import ApiServer, start_api, stop_api
 from tests.services import Service
+from tests.services.elasticsearch import elasticsearch_server  # noqa: F401
 from tests.services.keystone import register_backup_endpoint
 from tests.services.mariadb import mariadb_server  # noqa: F401
 from tests.services.opensearch import opensearch_server  # noqa: F401
 from tests.services.postgres import postgres_server  # noqa: F401
 
-BACKENDS = ["sqlite", "postgresql", "mariadb", "elasticsearch"]
+#: The ``elasticsearch`` metadata backend runs on both kinds of search node, each through its own client.
+SEARCH_NODES = ["opensearch", "elasticsearch"]
+BACKENDS = ["sqlite", "postgresql", "mariadb", *SEARCH_NODES]
 DATABASE = "freezer_api_tests"
+
+
+@dataclass(frozen=True)
+class SearchNode:
+    """A real search node of the session and the Python client library that talks to it."""
+
+    name: str
+    url: str
+
+    @property
+    def client(self) -> str:
+        """``[elasticsearch] client``: opensearch-py for OpenSearch, the elasticsearch client for Elasticsearch."""
+        return self.name
+
+    def conf(self, index: str) -> str:
+        """freezer-api configuration sections that put the documents on this node under ``index``."""
+        return (f"[storage]\nbackend = elasticsearch\n[elasticsearch]\nhosts = {self.url}\nclient = {self.client}\n"
+                f"index = {index}\n")
+
+
+def search_node(request: pytest.FixtureRequest, name: str) -> SearchNode:
+    """The session's node ``name`` (``opensearch`` or ``elasticsearch``), started on first use."""
+    env = request.getfixturevalue(f"{name}_server").env
+    return SearchNode(name, env[f"{name.upper()}_URL"])
+
+
+@pytest.fixture(scope="session", params=SEARCH_NODES)
+def node(request: pytest.FixtureRequest) -> SearchNode:
+    """Each real search node in turn (OpenSearch 2.19, Elasticsearch 8.19)."""
+    return search_node(request, request.param)
 
 
 def _connection(request: pytest.FixtureRequest, backend: str, directory: Path) -> str:
@@ -43,22 +77,22 @@ def _connection(request: pytest.FixtureRequest, backend: str, directory: Path) -
             cursor.execute(f"CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4")
         return (f"mysql+pymysql://{auth['user']}:{auth['password']}@{auth['host']}:{auth['port']}/{DATABASE}"
                 "?charset=utf8mb4")
-    if backend == "elasticsearch":
-        return f"sqlite:///{directory / 'unused.sqlite'}"  # never opened: the documents go to OpenSearch
+    if backend in SEARCH_NODES:
+        return f"sqlite:///{directory / 'unused.sqlite'}"  # never opened: the documents go to the search node
     raise ValueError(backend)
 
 
 def _extra_conf(request: pytest.FixtureRequest, backend: str) -> str:
     """The backend's own configuration sections (the SQL backends need none beyond ``[database]``)."""
-    if backend != "elasticsearch":
+    if backend not in SEARCH_NODES:
         return ""
-    url = request.getfixturevalue("opensearch_server").env["OPENSEARCH_URL"]
-    return f"[storage]\nbackend = elasticsearch\n[elasticsearch]\nhosts = {url}\nindex = freezer-api-tests\n"
+    return search_node(request, backend).conf("freezer-api-tests")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    """A running freezer-api on each supported database (SQLite file, PostgreSQL, MariaDB)."""
+    """A running freezer-api on each supported database (SQLite file, PostgreSQL, MariaDB, OpenSearch,
+    Elasticsearch)."""
     backend = request.param
     directory = tmp_path_factory.mktemp(f"freezer-api-{backend}")
     server = start_api(directory, _connection(request, backend, directory), backend, _extra_conf(request, backend))

@@ -1,5 +1,7 @@
-"""The Elasticsearch/OpenSearch backend on a real OpenSearch node: layout, search parity, concurrency, migration.
+"""The Elasticsearch/OpenSearch backend on real nodes: layout, search parity, concurrency, migration.
 
+Every test runs on OpenSearch 2.19 (through opensearch-py) and on
+Elasticsearch 8.19 (through the elasticsearch client), the ``node`` fixture.
 The API suites (conformance, isolation, concurrency) also run on this backend
 through the ``api`` fixture; these tests cover what is particular to it.
 """
@@ -24,8 +26,8 @@ from freezer_service.db.elasticsearch import backend as es_backend
 from freezer_service.db.elasticsearch.backend import ElasticsearchBackend
 from freezer_service.db.search import parse
 from freezer_service.db.sqlalchemy.backend import SQLAlchemyBackend
+from tests.api.conftest import SearchNode
 from tests.api.server import ApiServer, member_token, start_api, stop_api
-from tests.services import Service
 
 
 def _prefix() -> str:
@@ -33,8 +35,8 @@ def _prefix() -> str:
 
 
 @pytest.fixture
-def es(opensearch_server: Service) -> Iterator[ElasticsearchBackend]:
-    backend = ElasticsearchBackend(hosts=[opensearch_server.env["OPENSEARCH_URL"]], index=_prefix())
+def es(node: SearchNode) -> Iterator[ElasticsearchBackend]:
+    backend = ElasticsearchBackend(hosts=[node.url], client=node.client, index=_prefix())
     backend.upgrade()
     try:
         yield backend
@@ -52,8 +54,8 @@ def sqlite(tmp_path: Path) -> Iterator[SQLAlchemyBackend]:
         backend.close()
 
 
-def test_one_index_per_kind_from_a_template(opensearch_server: Service, es: ElasticsearchBackend) -> None:
-    url = opensearch_server.env["OPENSEARCH_URL"]
+def test_one_index_per_kind_from_a_template(node: SearchNode, es: ElasticsearchBackend) -> None:
+    url = node.url
     template = requests.get(f"{url}/_index_template/{es.prefix}-documents", timeout=10).json()
     patterns = template["index_templates"][0]["index_template"]["index_patterns"]
     assert sorted(patterns) == sorted(f"{es.prefix}-{kind}" for kind in KINDS)
@@ -138,9 +140,9 @@ def test_a_stale_write_is_refused_and_update_retries(es: ElasticsearchBackend) -
     assert es.update("jobs", "p", "j", lambda doc: {**doc, "count": 2}, expected_version=2).version == 3  # type: ignore[union-attr]
 
 
-def test_two_schedulers_cannot_both_start_a_job(opensearch_server: Service, es: ElasticsearchBackend) -> None:
+def test_two_schedulers_cannot_both_start_a_job(node: SearchNode, es: ElasticsearchBackend) -> None:
     """Two backend instances (two API processes) race to move one job from scheduled to running."""
-    other = ElasticsearchBackend(hosts=[opensearch_server.env["OPENSEARCH_URL"]], index=es.prefix)
+    other = ElasticsearchBackend(hosts=[node.url], client=node.client, index=es.prefix)
     es.create("jobs", "p", "j", {"job_schedule": {"status": "scheduled"}})
     winners: list[str] = []
     barrier = threading.Barrier(20)
@@ -165,10 +167,9 @@ def test_two_schedulers_cannot_both_start_a_job(opensearch_server: Service, es: 
     assert es.get("jobs", "p", "j").doc["job_schedule"] == {"status": "running", "by": winners[0]}  # type: ignore[union-attr]
 
 
-def test_two_api_processes_start_a_job_once(opensearch_server: Service, tmp_path: Path) -> None:
+def test_two_api_processes_start_a_job_once(node: SearchNode, tmp_path: Path) -> None:
     """Schedulers talking to two freezer-api processes on one cluster: one start event wins."""
-    conf = (f"[storage]\nbackend = elasticsearch\n[elasticsearch]\nhosts = {opensearch_server.env['OPENSEARCH_URL']}\n"
-            f"index = {_prefix()}\n")
+    conf = node.conf(_prefix())
     servers = [start_api(tmp_path / f"api{i}", f"sqlite:///{tmp_path / 'unused.sqlite'}", "elasticsearch", conf)
                for i in range(2)]
     try:
@@ -200,7 +201,7 @@ def _dump(backend: Backend) -> list[tuple[str, str, str, bool, str]]:
             for kind in KINDS for s in backend.list(kind, None, limit=10_000)]
 
 
-def test_db_migrate_sqlite_to_elasticsearch_and_back(opensearch_server: Service, tmp_path: Path) -> None:
+def test_db_migrate_sqlite_to_elasticsearch_and_back(node: SearchNode, tmp_path: Path) -> None:
     source = SQLAlchemyBackend(f"sqlite:///{tmp_path / 'a.sqlite'}")
     source.upgrade()
     for i, kind in enumerate(KINDS * 3):
@@ -208,7 +209,7 @@ def test_db_migrate_sqlite_to_elasticsearch_and_back(opensearch_server: Service,
     source.create("clients", "p0", "central", {"client_id": "central"}, is_central=True)
     expected = _dump(source)
     source.close()
-    es_url = opensearch_server.env["OPENSEARCH_URL"].replace("http://", "elasticsearch://") + "/" + _prefix()
+    es_url = f"{node.url.replace('http://', 'elasticsearch://')}/{_prefix()}?client={node.client}"
 
     def migrate(src: str, dst: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-c", "from freezer_service.cmd.api import main; main()",

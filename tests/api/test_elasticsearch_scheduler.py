@@ -1,4 +1,5 @@
-"""The scheduler's two-scheduler test, run unchanged on a freezer-api whose documents live in OpenSearch.
+"""The scheduler's two-scheduler test, run unchanged on a freezer-api whose documents live in OpenSearch
+and in Elasticsearch (the ``node`` fixture: each real search node in turn).
 
 Two ``freezer-scheduler`` processes share one client id and twenty jobs; each
 job must run exactly once.  They claim runs with conditional updates
@@ -14,17 +15,16 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.api.conftest import SearchNode
 from tests.api.server import ApiServer, start_api, stop_api
 from tests.scheduler.conftest import schedulers  # noqa: F401
 from tests.scheduler.test_api_e2e import test_two_schedulers_one_client_id_twenty_jobs  # noqa: F401
-from tests.services import Service
 
 
 @pytest.fixture(scope="module")
-def api(opensearch_server: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    directory = tmp_path_factory.mktemp("scheduler-api-elasticsearch")
-    conf = (f"[storage]\nbackend = elasticsearch\n[elasticsearch]\nhosts = {opensearch_server.env['OPENSEARCH_URL']}\n"
-            f"index = freezer-scheduler-{uuid.uuid4().hex[:8]}\n")
+def api(node: SearchNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    directory = tmp_path_factory.mktemp(f"scheduler-api-{node.name}")
+    conf = node.conf(f"freezer-scheduler-{uuid.uuid4().hex[:8]}")
     server = start_api(directory, f"sqlite:///{directory / 'unused.sqlite'}", "elasticsearch", conf)
     try:
         yield server

@@ -7,19 +7,18 @@ launcher, ``opensearch-launcher/``, built once into ~/.cache/freezer-services.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.services import Service, free_port, start_service
+from tests.services.elasticsearch import node_directory
 
 
 @pytest.fixture(scope="session")
 def opensearch_server() -> Iterator[Service]:
     """OpenSearch on 127.0.0.1; ``env`` has OPENSEARCH_URL (plain HTTP, no security plugin)."""
-    directory = Path(tempfile.mkdtemp(prefix="freezer-opensearch-"))
+    directory = node_directory("freezer-opensearch-")
     env = {"OPENSEARCH_DIR": str(directory), "OPENSEARCH_HTTP_PORT": str(free_port()),
            "OPENSEARCH_TRANSPORT_PORT": str(free_port())}
     try:

@@ -11,22 +11,21 @@ is listed by the very next request, as on SQL.
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from freezer_service.db.base import Backend, ConcurrentUpdate, DocumentExists, Mutator, StaleVersion, Stored
+from freezer_core.errors import ConfigError
+from freezer_service.db.base import Backend, DocumentExists, Read, Stored
 from freezer_service.db.elasticsearch import documents as d
 from freezer_service.db.elasticsearch.client import RestClient, SearchError, path
 from freezer_service.db.elasticsearch.options import OPTS, from_conf
 from freezer_service.db.search import Search
 
-RETRIES = 200
 BATCH = 500
 #: The cluster's default max_result_window: deeper pages are read with search_after.
 WINDOW = 10_000
@@ -34,7 +33,7 @@ URL_SCHEMES = ("elasticsearch", "opensearch", "elasticsearch+https", "opensearch
 
 
 def settings_from_url(url: str) -> dict[str, Any]:
-    """``elasticsearch://[user:pass@]host:port[,host:port]/prefix`` (``+https`` for TLS) as options."""
+    """``elasticsearch://[user:pass@]host:port[,host:port]/prefix[?client=NAME]`` (``+https`` for TLS) as options."""
     parts = urlsplit(url)
     if parts.scheme not in URL_SCHEMES:
         return {}
@@ -46,14 +45,17 @@ def settings_from_url(url: str) -> dict[str, Any]:
         out["http_auth"] = unquote(netloc[0])
     if parts.path.strip("/"):
         out["index"] = parts.path.strip("/")
+    for key, value in parse_qsl(parts.query):
+        if key != "client":
+            raise ConfigError(f"unknown parameter {key!r} in search cluster URL (only client=...)")
+        out["client"] = value
     return out
 
 
 @dataclass(frozen=True)
-class _Current:
+class _Current(Read):
     """A document as read for a write: its concurrency token and insertion position."""
 
-    stored: Stored
     seq_no: int
     primary_term: int
     seq: int
@@ -64,10 +66,12 @@ class _Current:
                    int(hit["_source"]["seq"]))
 
 
-class ElasticsearchBackend(Backend):
+class ElasticsearchBackend(Backend[_Current]):
     """Documents in ``<index>-backups``, ``<index>-clients``, ... of an Elasticsearch or OpenSearch cluster."""
 
     name = "elasticsearch"
+    #: More rounds than on SQL: contenders do not queue on a row lock but retry after a short random pause.
+    retries = 200
 
     def __init__(self, connection: str | None = None, conf: Any = None, **options: Any) -> None:
         settings: dict[str, Any] = {opt.dest: opt.default for opt in OPTS}
@@ -156,7 +160,7 @@ class ElasticsearchBackend(Backend):
             return None
         return _Current.of(kind, hit)
 
-    def _locate(self, kind: str, project_id: str | None, doc_id: str) -> _Current | None:
+    def _current(self, kind: str, project_id: str | None, doc_id: str) -> _Current | None:
         if project_id is not None:
             return self._fetch(kind, project_id, doc_id)
         hits = self._search(kind, self._bool({"term": {"doc_id": doc_id}}), size=1)
@@ -165,7 +169,7 @@ class ElasticsearchBackend(Backend):
         return _Current.of(kind, hits[0])
 
     def get(self, kind: str, project_id: str | None, doc_id: str) -> Stored | None:
-        found = self._locate(kind, project_id, doc_id)
+        found = self._current(kind, project_id, doc_id)
         return found.stored if found is not None else None
 
     def find_central(self, kind: str, doc_id: str) -> Stored | None:
@@ -213,37 +217,6 @@ class ElasticsearchBackend(Backend):
             raise
         return Stored(kind, project_id, doc_id, doc, 1, is_central)
 
-    def put(self, kind: str, project_id: str, doc_id: str, doc: dict[str, Any], *,
-            is_central: bool = False) -> Stored:
-        for attempt in range(RETRIES):
-            current = self._fetch(kind, project_id, doc_id)
-            if current is None:
-                try:
-                    return self.create(kind, project_id, doc_id, doc, is_central=is_central)
-                except DocumentExists:
-                    continue
-            stored = self._swap(current, doc, is_central)
-            if stored is not None:
-                return stored
-            _backoff(attempt)
-        raise ConcurrentUpdate(f"{kind[:-1]} {doc_id} is being changed by others: retry")
-
-    def update(self, kind: str, project_id: str | None, doc_id: str, mutate: Mutator, *,
-               expected_version: int | None = None) -> Stored | None:
-        for attempt in range(RETRIES):
-            current = self._locate(kind, project_id, doc_id)
-            if current is None:
-                return None
-            if expected_version is not None and current.stored.version != expected_version:
-                raise StaleVersion(f"{kind[:-1]} {doc_id} is at version {current.stored.version}, "
-                                   f"not {expected_version}: read it again")
-            new_doc = mutate(json.loads(json.dumps(current.stored.doc)))
-            stored = self._swap(current, new_doc, current.stored.is_central)
-            if stored is not None:
-                return stored
-            _backoff(attempt)
-        raise ConcurrentUpdate(f"{kind[:-1]} {doc_id} is being changed by others: retry")
-
     def _swap(self, current: _Current, doc: dict[str, Any], is_central: bool) -> Stored | None:
         """Replace the document if nobody wrote since it was read (``if_seq_no``); None otherwise."""
         old = current.stored
@@ -260,6 +233,10 @@ class ElasticsearchBackend(Backend):
             raise
         return Stored(old.kind, old.project_id, old.doc_id, doc, version, is_central)
 
+    def _lost_race(self, attempt: int) -> None:
+        """A short random pause, so that contenders stop colliding in lockstep."""
+        time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
+
     def delete(self, kind: str, project_id: str | None, doc_id: str) -> bool:
         if project_id is None:
             owners = [h["_source"]["project_id"] for h in self._scan(kind, self._bool({"term": {"doc_id": doc_id}}))]
@@ -275,8 +252,3 @@ class ElasticsearchBackend(Backend):
                 if exc.status != 404:
                     raise
         return deleted
-
-
-def _backoff(attempt: int) -> None:
-    """A short random pause after a lost race, so that contenders stop colliding in lockstep."""
-    time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))

@@ -16,6 +16,11 @@ from urllib.parse import quote
 from freezer_core.errors import ConfigError, FreezerError
 
 _HEADERS = {"content-type": "application/json", "accept": "application/json"}
+#: Elasticsearch's REST compatibility media type for API version 8.  The elasticsearch 9 client would
+#: otherwise ask for version 9, which an Elasticsearch 8 server refuses; version 8 is served by both
+#: Elasticsearch 8 (its own) and 9 (compatibility), so either client talks to either server.
+_ES_MEDIA = "application/vnd.elasticsearch+json; compatible-with=8"
+_ES_HEADERS = {"content-type": _ES_MEDIA, "accept": _ES_MEDIA}
 #: Connections kept per node: one per API thread (api_threads, 16 by default) and some to spare.
 POOL = 32
 
@@ -43,7 +48,7 @@ class RestClient:
                  timeout: int = 30, retries: int = 3) -> None:
         self.flavor = _pick(client)
         hosts = [h if "://" in h else f"{'https' if use_ssl else 'http'}://{h}" for h in hosts]
-        auth = tuple(http_auth.split(":", 1)) if http_auth else None
+        auth = (http_auth.partition(":")[0], http_auth.partition(":")[2]) if http_auth else None
         if self.flavor == "opensearch":
             import opensearchpy
 
@@ -55,9 +60,10 @@ class RestClient:
             import elasticsearch
 
             self._errors = (elasticsearch.ApiError, elasticsearch.TransportError)
+            tls: dict[str, Any] = {"ca_certs": ca_certs} if ca_certs else {}
             self._client = elasticsearch.Elasticsearch(
-                hosts, basic_auth=auth, verify_certs=verify_certs, ca_certs=ca_certs, request_timeout=timeout,
-                max_retries=retries, retry_on_timeout=True, connections_per_node=POOL)
+                hosts, basic_auth=auth, verify_certs=verify_certs, request_timeout=timeout, max_retries=retries,
+                retry_on_timeout=True, connections_per_node=POOL, **tls)
 
     def request(self, method: str, url: str, params: dict[str, Any] | None = None,
                 body: Any = None) -> dict[str, Any]:
@@ -69,7 +75,7 @@ class RestClient:
             else:
                 query = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
                 answer = self._client.perform_request(method, f"{url}?{query}" if query else url,
-                                                      headers=_HEADERS, body=body)
+                                                      headers=_ES_HEADERS, body=body)
         except self._errors as exc:
             raise _decoded(exc) from exc
         answer = getattr(answer, "body", answer)

@@ -1,9 +1,10 @@
 """The SQLAlchemy metadata backend: SQLite (embedded default), PostgreSQL, MariaDB.
 
 Writes are guarded by the ``version`` column (``UPDATE ... WHERE version = v``)
-and retried on conflict, so concurrent read-modify-writes never lose an
-update.  SQLite allows a single writer: there, writes of this process are
-also serialized by a lock, which turns "database is locked" into waiting.
+and retried on conflict by :class:`~freezer_service.db.base.Backend`'s loop, so
+concurrent read-modify-writes never lose an update.  SQLite allows a single
+writer: there, writes of this process are also serialized by a lock, which
+turns "database is locked" into waiting.
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from freezer_service.db.base import Backend, ConcurrentUpdate, DocumentExists, Mutator, StaleVersion, Stored
+from freezer_service.db.base import Backend, DocumentExists, Read, Stored
 from freezer_service.db.search import Search
 from freezer_service.db.sqlalchemy.models import documents as t
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-RETRIES = 50
 
 
 def _client_id(kind: str, doc: dict[str, Any]) -> str | None:
@@ -32,7 +32,7 @@ def _client_id(kind: str, doc: dict[str, Any]) -> str | None:
     return str(value)[:255] if value is not None else None
 
 
-class SQLAlchemyBackend(Backend):
+class SQLAlchemyBackend(Backend[Read]):
     """Documents in one SQL table (see :mod:`.models`)."""
 
     name = "sqlalchemy"
@@ -141,47 +141,23 @@ class SQLAlchemyBackend(Backend):
             raise DocumentExists(f"{kind[:-1]} {doc_id} already exists in project {project_id}") from None
         return Stored(kind, project_id, doc_id, doc, 1, is_central)
 
-    def put(self, kind: str, project_id: str, doc_id: str, doc: dict[str, Any], *,
-            is_central: bool = False) -> Stored:
-        for _ in range(RETRIES):
-            current = self.get(kind, project_id, doc_id)
-            if current is None:
-                try:
-                    return self.create(kind, project_id, doc_id, doc, is_central=is_central)
-                except DocumentExists:
-                    continue
-            stored = self._swap(current, doc, is_central)
-            if stored is not None:
-                return stored
-        raise ConcurrentUpdate(f"{kind[:-1]} {doc_id} is being changed by others: retry")
+    def _current(self, kind: str, project_id: str | None, doc_id: str) -> Read | None:
+        """The row as it is now: its ``version`` column is the token :meth:`_swap` compares."""
+        stored = self.get(kind, project_id, doc_id)
+        return Read(stored) if stored is not None else None
 
-    def update(self, kind: str, project_id: str | None, doc_id: str, mutate: Mutator, *,
-               expected_version: int | None = None) -> Stored | None:
-        for _ in range(RETRIES):
-            current = self.get(kind, project_id, doc_id)
-            if current is None:
-                return None
-            if expected_version is not None and current.version != expected_version:
-                raise StaleVersion(f"{kind[:-1]} {doc_id} is at version {current.version}, not {expected_version}: "
-                                   f"read it again")
-            new_doc = mutate(json.loads(json.dumps(current.doc)))
-            stored = self._swap(current, new_doc, current.is_central)
-            if stored is not None:
-                return stored
-        raise ConcurrentUpdate(f"{kind[:-1]} {doc_id} is being changed by others: retry")
-
-    def _swap(self, current: Stored, doc: dict[str, Any], is_central: bool) -> Stored | None:
-        """Replace ``current`` by ``doc`` if nobody wrote in between; None otherwise."""
-        version = current.version + 1
+    def _swap(self, current: Read, doc: dict[str, Any], is_central: bool) -> Stored | None:
+        """``UPDATE ... WHERE version = <read version>``: None when another writer came first."""
+        old = current.stored
+        version = old.version + 1
         with self._writing() as conn:
             done = conn.execute(
-                t.update().where(self._where(current.kind, current.project_id, current.doc_id),
-                                 t.c.version == current.version)
+                t.update().where(self._where(old.kind, old.project_id, old.doc_id), t.c.version == old.version)
                 .values(doc=json.dumps(doc), version=version, is_central=is_central,
-                        client_id=_client_id(current.kind, doc)))
+                        client_id=_client_id(old.kind, doc)))
         if done.rowcount != 1:
             return None
-        return Stored(current.kind, current.project_id, current.doc_id, doc, version, is_central)
+        return Stored(old.kind, old.project_id, old.doc_id, doc, version, is_central)
 
     def delete(self, kind: str, project_id: str | None, doc_id: str) -> bool:
         with self._writing() as conn:
