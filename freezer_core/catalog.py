@@ -339,6 +339,11 @@ class Catalog:
             result.append(chain)
         return result
 
+    def remove_backup(self, ref: BackupRef) -> None:
+        """Delete one level (the top of its chain), metadata first; the levels below stay restorable."""
+        self.storage.delete(ref.metadata_dir)
+        self.storage.delete(ref.data_dir)
+
     def remove(self, chain: Chain) -> None:
         """Delete a chain: metadata first, so an interrupted removal leaves nothing restorable."""
         self.storage.delete(f"{self._metadata_root}/{chain.level0_ts}")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -178,12 +178,43 @@ class BackupStream(abc.ABC):
         """Stop producing (called on failure too); must be idempotent."""
 
 
+@dataclass(frozen=True)
+class StoredBackup:
+    """One stored backup level, as the admin action shows it to :meth:`Engine.forget`.
+
+    Both callables read the storage only when called, so an engine with nothing
+    to release costs no request.
+    """
+
+    level: int
+    time_stamp: int
+    level0_time_stamp: int
+    metadata: Callable[[], Mapping[str, Any]]
+    """The backup's ``metadata`` object (engine_name, compression, encryption, ...)."""
+    read: Callable[[], Iterable[bytes]]
+    """The stream the engine produced at backup time, decrypted and decompressed."""
+
+
 class Engine(abc.ABC):
     """Turns a source into a byte stream and back."""
 
     name: ClassVar[str]
     api_version: ClassVar[int] = CONTRACT_VERSION
     supports_incremental: ClassVar[bool] = True
+    reads_path: ClassVar[bool] = True
+    """Backup reads the files at ``--path-to-backup`` (the source's ``path``).
+
+    Validation checks an action before any plugin runs, so it cannot learn from a failed
+    backup that the path was needed: it asks the engine class.  An engine that streams
+    from a server instead (a database's own backup tool) sets this False, and the
+    action then needs no ``--path-to-backup``.
+    """
+    writes_path: ClassVar[bool] = True
+    """Restore writes into a target the action names (``--restore-abs-path`` or a resource id).
+
+    An engine that restores into a server instead (the one its options connect to) sets
+    this False, and validation then accepts a restore that names no target.
+    """
 
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -199,6 +230,20 @@ class Engine(abc.ABC):
     def metadata(self) -> dict[str, Any]:
         """Extra keys for the backup's ``metadata`` object (e.g. rsync_block_size)."""
         return {}
+
+    def forget(self, backup: StoredBackup) -> None:
+        """Release what ``backup`` holds outside the storage: the admin action is removing it.
+
+        Most engines keep everything in the storage and have nothing to do.  One whose
+        backups live elsewhere too (cindernative: the backup inside cinder-backup) deletes
+        that here, and returns only once it is gone.  The admin action calls this for each
+        backup it removes, the newest first (an increment before its parent), and deletes
+        the backup's catalog entry only after this returned: raising keeps the backup and
+        every level below it listed and restorable.  Raise
+        :class:`~freezer_core.errors.BackupInUse` when the backup must stay because
+        something kept still needs it (the admin action then moves on); any other error
+        stops the admin action.
+        """
 
 
 # ---------------------------------------------------------------- mode

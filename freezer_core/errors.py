@@ -111,6 +111,13 @@ class ModeError(FreezerError):
     exit_code = 5
 
 
+class BackupInUse(FreezerError):
+    """A backup cannot be removed now: something that is kept still needs it (admin skips it)."""
+
+    exit_code = 5
+    http_status = 409
+
+
 class BackupNotFound(FreezerError):
     """There is no backup matching the request."""
 

@@ -38,7 +38,7 @@ def run(action: Action | Mapping[str, Any], *, progress: Progress | None = None)
     """
     if not isinstance(action, Action):
         action = Action.from_dict(dict(action))
-    action = _with_preferred_engine(action)
+    action = _with_preferred_engine(_with_media_mode(action))
     validate(action)
     call_hook("action_started", action=action)
     try:
@@ -52,6 +52,18 @@ def run(action: Action | Mapping[str, Any], *, progress: Progress | None = None)
         raise error from None
     call_hook("action_finished", action=action, result=result)
     return result
+
+
+def _with_media_mode(action: Action) -> Action:
+    """``--cinder-vol-id`` and the like pick their mode when ``--mode`` is left at fs, as upstream's media do.
+
+    Upstream decides what to back up from these options and ignores ``--mode fs``, so
+    ``freezer-agent --cinderbrick-vol-id ID`` (the deployment note's cinderbrick way) works.
+    """
+    media = action.backup_media()
+    if action.mode == "fs" and media != "fs" and action.action in ("backup", "restore", "admin"):
+        return action.replace(mode=media)
+    return action
 
 
 def _with_preferred_engine(action: Action) -> Action:

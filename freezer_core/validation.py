@@ -13,7 +13,7 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from freezer_core.errors import ValidationError
+from freezer_core.errors import FreezerError, ValidationError
 from freezer_core.models import Action
 from freezer_core.options import BY_DEST, MODES, OPTIONS
 
@@ -23,8 +23,6 @@ RESTORE_TARGETS = ("restore_abs_path", "nova_inst_id", "cinder_vol_id", "cindern
                    "cinderbrick_vol_id", "project_id")
 LEVEL_OPTIONS = ("max_level", "always_level", "restart_always_level")
 FILE_MODES = ("fs", "mysql", "mongodb", "mssql")
-SERVER_ENGINES = ("mariabackup", "mongodump")
-"""Engines that read a database server, not files: no --path-to-backup needed."""
 ENGINE_MODES = {"nova": "nova", "glance": "glance"}
 """Modes whose work is done by the engine of the same name."""
 
@@ -115,6 +113,20 @@ def _installed(kind: str) -> list[str]:
         return []
 
 
+def _engine_says(action: Action, attribute: str) -> bool:
+    """A boolean class attribute of the action's engine (see :class:`~freezer_core.contract.Engine`).
+
+    An engine that cannot be loaded keeps the contract's default, True, so the file rules
+    still apply; running the action then reports the missing plugin.
+    """
+    from freezer_core import plugins
+
+    try:
+        return bool(getattr(plugins.load_class("engine", action.engine_name), attribute))
+    except (FreezerError, RuntimeError):  # not installed, or broken: reported when the action runs
+        return True
+
+
 # ---------------------------------------------------------------- combinations
 
 
@@ -153,7 +165,7 @@ def _check_backup(action: Action) -> None:
         _needs_one(action, ("cindernative_vol_id", "cindernative_backup_id"), "--mode cindernative")
     elif mode == "cinderbrick":
         _needs_one(action, ("cinderbrick_vol_id",), "--mode cinderbrick")
-    elif mode in FILE_MODES and action.backup_media() == "fs" and action.engine_name not in SERVER_ENGINES:
+    elif mode in FILE_MODES and action.backup_media() == "fs" and _engine_says(action, "reads_path"):
         path = action.path_to_backup
         if not path:
             raise ValidationError(f"--path-to-backup is required for --mode {mode} backups: "
@@ -189,8 +201,8 @@ def _needs_one(action: Action, dests: tuple[str, ...], what: str) -> None:
 def _check_restore(action: Action) -> None:
     targets = (*RESTORE_TARGETS, "nova_inst_name", "cinder_vol_name", "cindernative_backup_id",
                "glance_image_id", "glance_image_name")
-    if action.engine_name == "mongodump":
-        return  # the target is the server at --mongodb-uri
+    if not _engine_says(action, "writes_path"):
+        return  # the engine restores into a server (e.g. the one at --mongodb-uri)
     if not any(action[d] for d in targets):
         raise ValidationError("--action restore needs a target: --restore-abs-path (files), "
                               "--nova-inst-id, --cinder-vol-id, --cindernative-vol-id, "

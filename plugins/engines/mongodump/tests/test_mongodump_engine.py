@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 import freezer_core
-from freezer_core.errors import EngineError
+from freezer_core.errors import EngineError, ValidationError
+from freezer_core.models import Action
+from freezer_core.validation import validate
 from tests.doubles import mongotools_double as tools
 from tests.doubles.mongo_wire_double import MongoWireDouble, mongo_double
 
@@ -78,3 +80,12 @@ def test_a_failing_dump_stores_nothing(toolbox: Path, node: MongoWireDouble, mon
 def test_incremental_is_refused(toolbox: Path, node: MongoWireDouble) -> None:
     with pytest.raises(freezer_core.errors.ValidationError, match="incremental"):
         freezer_core.run(_opts(toolbox, node, incremental=True))
+
+
+def test_validation_asks_the_engine_for_paths() -> None:
+    """mongodump reads and restores the server, so neither --path-to-backup nor a restore target is asked for."""
+    base = {"mode": "mongodb", "storage": "local", "container": "/b"}
+    validate(Action.from_dict({**base, "engine": "mongodump"}))
+    validate(Action.from_dict({**base, "engine": "mongodump", "action": "restore"}))
+    with pytest.raises(ValidationError, match="--path-to-backup is required"):
+        validate(Action.from_dict({**base, "engine": "tar"}))

@@ -47,6 +47,7 @@ class MariabackupEngine(Engine):
 
     name = "mariabackup"
     supports_incremental = True
+    reads_path = False  # the server named by the mode's defaults file, not --path-to-backup
 
     def __init__(self, options: Options) -> None:
         super().__init__(options)

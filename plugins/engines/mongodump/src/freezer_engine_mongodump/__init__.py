@@ -57,6 +57,8 @@ def uri_config(uri: str) -> Iterator[Path]:
 class MongodumpEngine(Engine):
     name = "mongodump"
     supports_incremental = False
+    reads_path = False  # the server at --mongodb-uri, not --path-to-backup
+    writes_path = False  # mongorestore writes to that server: no restore target
 
     def __init__(self, options: Options) -> None:
         super().__init__(options)
