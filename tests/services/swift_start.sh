@@ -8,7 +8,11 @@
 #                           SWIFT_USER (account:user, default test:tester), SWIFT_KEY (default testing),
 #                           SWIFT_BIN_DIR = dir with swift-*-server, e.g. a venv's bin after
 #                           `pip install swift`; default: Debian's packages in /usr/bin)
-# Writes $SWIFT_DIR/env.sh (ST_AUTH/ST_USER/ST_KEY, the env vars python-swiftclient's CLI reads).
+#                           SWIFT_AUTH = tempauth (default) or keystone: authtoken + keystoneauth against
+#                           SWIFT_KS_URL with service user swift/SWIFT_KS_PASSWORD (the OpenStack bed, which
+#                           registers the endpoint and checks readiness itself; needs keystonemiddleware and
+#                           python-memcached next to swift))
+# Writes $SWIFT_DIR/env.sh (tempauth: ST_AUTH/ST_USER/ST_KEY, the env vars python-swiftclient's CLI reads).
 set -euo pipefail
 DIR=${SWIFT_DIR:-${TMPDIR:-/tmp}/freezer-services/swift}
 PROXY_PORT=${SWIFT_PROXY_PORT:-8080}
@@ -20,6 +24,12 @@ ST_ACCOUNT=${ST_USER%%:*}; ST_NAME=${ST_USER#*:}
 MC_PORT=${SWIFT_MEMCACHED_PORT:-11311}
 RUN_USER=$(id -un)                          # servers setuid() to 'user' (default 'swift')
 WORKERS=${SWIFT_WORKERS:-1}                 # 0 = no fork: one process per server (less memory)
+AUTH=${SWIFT_AUTH:-tempauth}
+case $AUTH in
+  tempauth) AUTH_PIPELINE=tempauth ;;
+  keystone) AUTH_PIPELINE="authtoken keystoneauth" ;;
+  *) echo "SWIFT_AUTH must be tempauth or keystone, not $AUTH" >&2; exit 2 ;;
+esac
 
 BIN=${SWIFT_BIN_DIR:-/usr/bin}
 need=()
@@ -101,17 +111,39 @@ swift_dir = $ETC
 log_level = WARNING
 
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl tempauth copy slo dlo versioned_writes symlink proxy-logging proxy-server
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl $AUTH_PIPELINE copy slo dlo versioned_writes symlink proxy-logging proxy-server
 
 [app:proxy-server]
 use = egg:swift#proxy
 account_autocreate = true
 allow_account_management = true
 
+$(if [ "$AUTH" = keystone ]; then cat <<KS
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+www_authenticate_uri = $SWIFT_KS_URL
+auth_url = $SWIFT_KS_URL
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = swift
+password = $SWIFT_KS_PASSWORD
+delay_auth_decision = True
+memcached_servers = 127.0.0.1:$MC_PORT
+service_token_roles_required = true
+[filter:keystoneauth]
+use = egg:swift#keystoneauth
+operator_roles = admin, member
+reseller_admin_role = ResellerAdmin
+KS
+else cat <<TA
 [filter:tempauth]
 use = egg:swift#tempauth
 user_admin_admin = admin .admin .reseller_admin
 user_${ST_ACCOUNT}_${ST_NAME} = $ST_KEY .admin
+TA
+fi)
 
 [filter:cache]
 use = egg:swift#memcache
@@ -186,6 +218,11 @@ wait_port "$MC_PORT" memcached
 wait_port "$OBJ_PORT" object; wait_port "$CONT_PORT" container; wait_port "$ACCT_PORT" account
 wait_port "$PROXY_PORT" proxy
 
+if [ "$AUTH" = keystone ]; then
+  echo "export SWIFT_TEST_DEVICES=$DIR/srv/node" > "$DIR/env.sh"
+  echo "swift up (keystone auth): proxy 127.0.0.1:$PROXY_PORT (pids in $DIR/run)"
+  exit 0
+fi
 # end-to-end readiness: auth, then an account HEAD (autocreate) must answer 2xx
 python3 - "$PROXY_PORT" "$ST_USER" "$ST_KEY" <<'PY'
 import sys, time, urllib.request

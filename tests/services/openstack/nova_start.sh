@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Real Placement (PyPI openstack-placement 16.0.0) + Nova (PyPI nova 34.0.0) on loopback with the FAKE virt driver:
+# placement-api + nova-api under gunicorn, nova-conductor, nova-scheduler, nova-compute; RabbitMQ; databases in the
+# bed's MariaDB (mariadb_start.sh; on SQLite, server deletes fail about half the time with "database is locked").
+# compute_driver = osbed_fake.UploadingFakeDriver = nova.virt.fake.FakeDriver whose
+# snapshot() also uploads a small fake disk to Glance (stock FakeDriver uploads nothing -> image stays "queued").
+# No Neutron: boot servers with networks="none" (microversion >= 2.37).
+set -euo pipefail
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/env.sh"
+BASE=$OSBED/nova; PB=$OSBED/placement; VENV=${NOVA_VENV:-$OSBED_CACHE/venv-nova}
+ensure_venv "$VENV" "nova==${NOVA_VERSION:-34.0.0}" "openstack-placement==${PLACEMENT_VERSION:-16.0.0}" \
+  gunicorn openstacksdk PyMySQL
+SITE=$("$VENV/bin/python" -c 'import nova.virt, os; print(os.path.dirname(nova.virt.__file__))')
+cat > "$SITE/osbed_fake.py.$$" <<'PY'  # written then renamed: beds share the venv
+"""osbed: FakeDriver whose snapshot uploads bytes, so createImage yields an ACTIVE, downloadable image
+(unless the instance's metadata has osbed_snapshot=hang: then the image stays queued, as with a stuck hypervisor)."""
+import io
+from nova.image import glance
+from nova.virt import fake
+
+
+class UploadingFakeDriver(fake.FakeDriver):
+    def snapshot(self, context, instance, image_id, update_task_state):
+        super().snapshot(context, instance, image_id, update_task_state)
+        if (instance.metadata or {}).get("osbed_snapshot") == "hang":  # tests: a snapshot that never gets active
+            return
+        data = (f"osbed fake disk of instance {instance.uuid}\n".encode()) * 16384
+        api = glance.API()
+        meta = api.get(context, image_id)
+        meta.update(disk_format=meta.get("disk_format") or "raw",
+                    container_format=meta.get("container_format") or "bare")
+        api.update(context, image_id, meta, data=io.BytesIO(data), purge_props=False)
+
+    # Cinder's NFS driver snapshots an attached volume with Nova's help ("assisted" snapshots): it adds a qcow2
+    # overlay on the share and waits for the hypervisor to switch the guest to it. No guest writes here, so
+    # there is nothing to switch: tell Cinder at once that Nova's part is done, as the libvirt driver does.
+    def volume_snapshot_create(self, context, instance, volume_id, create_info):
+        from nova.volume import cinder
+        cinder.API().update_snapshot_status(context, create_info["snapshot_id"], "creating")
+
+    def volume_snapshot_delete(self, context, instance, volume_id, snapshot_id, delete_info):
+        from nova.volume import cinder
+        cinder.API().update_snapshot_status(context, snapshot_id, "deleting")
+PY
+mv "$SITE/osbed_fake.py.$$" "$SITE/osbed_fake.py"
+mkdir -p "$BASE"/{log,state,lock,instances} "$PB/log"
+# nova_api, nova_cell0, nova_cell1 and placement live in the bed's MariaDB (mariadb_start.sh), reached by its socket
+"$OSBED_HOME/mariadb_start.sh" nova nova_api nova_cell0 nova_cell1 placement
+DB=$OSBED/mariadb
+DBURL="mysql+pymysql://nova:$SERVICE_PASSWORD@localhost"; DBQ="?unix_socket=$DB/mysqld.sock"
+ksauth() { cat <<CONF
+auth_url = $KS_URL
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = $1
+password = $SERVICE_PASSWORD
+CONF
+}
+{ cat <<CONF
+[DEFAULT]
+[api]
+auth_strategy = keystone
+[placement_database]
+connection = $DBURL/placement$DBQ
+[keystone_authtoken]
+www_authenticate_uri = $KS_URL
+service_token_roles_required = true
+CONF
+ksauth placement; } > "$PB/placement.conf"
+{ cat <<CONF
+[DEFAULT]
+transport_url = rabbit://guest:guest@127.0.0.1:$RABBIT_PORT/
+host = osbed
+my_ip = 127.0.0.1
+state_path = $BASE/state
+instances_path = $BASE/instances
+compute_driver = osbed_fake.UploadingFakeDriver
+use_neutron = true
+[api]
+auth_strategy = keystone
+[wsgi]
+api_paste_config = $BASE/api-paste.ini
+[api_database]
+connection = $DBURL/nova_api$DBQ
+[database]
+connection = $DBURL/nova_cell1$DBQ
+[oslo_concurrency]
+lock_path = $BASE/lock
+[glance]
+api_servers = http://127.0.0.1:$GLANCE_PORT
+[cinder]
+os_region_name = RegionOne
+[scheduler]
+discover_hosts_in_cells_interval = 2
+workers = 1
+[conductor]
+workers = 1
+[filter_scheduler]
+enabled_filters = ComputeFilter
+[quota]
+# every test session boots its instances in one project: the default 10 would run out
+instances = 1000
+cores = 1000
+ram = 1048576
+[libvirt]
+[vnc]
+enabled = false
+[keystone_authtoken]
+www_authenticate_uri = $KS_URL
+service_token_roles_required = true
+CONF
+ksauth nova; echo "[placement]"; echo "region_name = RegionOne"; ksauth placement
+echo "[neutron]"; echo "region_name = RegionOne"; ksauth nova
+echo "[service_user]"; echo "send_service_user_token = true"; ksauth nova
+} > "$BASE/nova.conf"
+cp "$VENV/etc/nova/api-paste.ini" "$BASE/api-paste.ini"
+# Neutron stand-in (see neutron_stub.py): real Neutron would need agents/port binding; nova's server GET needs it.
+nohup "$VENV/bin/python" "$OSBED_HOME/neutron_stub.py" $NEUTRON_PORT >"$BASE/log/neutron_stub.log" 2>&1 &
+echo $! > "$BASE/neutron_stub.pid"
+NM="$VENV/bin/nova-manage --config-file $BASE/nova.conf"
+t0=$(date +%s.%N)
+if [ ! -f "$BASE/db.synced" ]; then
+  key=nova-${NOVA_VERSION:-34.0.0}-placement-${PLACEMENT_VERSION:-16.0.0}
+  if cached_sql "$key"; then
+    # the cached cell mappings name another bed's socket and RabbitMQ: map this bed's cells afresh
+    mariadb --socket="$DB/mysqld.sock" -e "DELETE FROM nova_api.cell_mappings"
+    $NM cell_v2 map_cell0 --database_connection "$DBURL/nova_cell0$DBQ" >>"$BASE/log/db_sync.log" 2>&1
+    $NM cell_v2 create_cell --name cell1 >>"$BASE/log/db_sync.log" 2>&1
+  else
+    "$VENV/bin/placement-manage" --config-file "$PB/placement.conf" db sync >"$PB/log/db_sync.log" 2>&1
+    $NM api_db sync >"$BASE/log/db_sync.log" 2>&1
+    $NM cell_v2 map_cell0 --database_connection "$DBURL/nova_cell0$DBQ" >>"$BASE/log/db_sync.log" 2>&1
+    $NM db sync >>"$BASE/log/db_sync.log" 2>&1
+    save_sql "$key" nova_api nova_cell0 nova_cell1 placement
+    $NM cell_v2 create_cell --name cell1 >>"$BASE/log/db_sync.log" 2>&1
+  fi
+  "$KS_VENV/bin/python" "$OSBED_HOME/ks_register.py" placement placement "http://127.0.0.1:$PLACEMENT_PORT" placement
+  "$KS_VENV/bin/python" "$OSBED_HOME/ks_register.py" neutron network "http://127.0.0.1:$NEUTRON_PORT" neutron
+  "$KS_VENV/bin/python" "$OSBED_HOME/ks_register.py" nova compute "http://127.0.0.1:$NOVA_PORT/v2.1" nova
+  touch "$BASE/db.synced"
+fi
+t1=$(date +%s.%N); echo "placement+nova db sync+register: $(echo "$t1 - $t0" | bc) s"
+# Pitfall (as keystone): both WSGI apps parse sys.argv -> blank it under gunicorn.
+cat > "$PB/placement_wsgi.py" <<PY
+import os, sys
+sys.argv = sys.argv[:1]
+os.environ["OS_PLACEMENT_CONFIG_DIR"] = "$PB"
+from placement.wsgi.api import application  # noqa
+PY
+cat > "$BASE/nova_wsgi.py" <<PY
+import os, sys
+sys.argv = sys.argv[:1]
+os.environ["OS_NOVA_CONFIG_DIR"] = "$BASE"; os.environ["OS_NOVA_CONFIG_FILES"] = "api-paste.ini;nova.conf"  # paste file must come first
+from nova.wsgi.osapi_compute import application  # noqa
+PY
+G="--workers 1 --threads 4 --timeout 300 --keep-alive 75 --no-control-socket"
+nohup "$VENV/bin/gunicorn" --bind 127.0.0.1:$PLACEMENT_PORT $G --pythonpath "$PB" --access-logfile "$PB/log/access.log" \
+  placement_wsgi:application >"$PB/log/api.log" 2>&1 &
+echo $! > "$PB/api.pid"
+nohup "$VENV/bin/gunicorn" --bind 127.0.0.1:$NOVA_PORT $G --pythonpath "$BASE" --access-logfile "$BASE/log/access.log" \
+  nova_wsgi:application >"$BASE/log/api.log" 2>&1 &
+echo $! > "$BASE/api.pid"
+for s in conductor scheduler compute; do
+  nohup "$VENV/bin/nova-$s" --config-file "$BASE/nova.conf" --log-file "$BASE/log/$s.log" >"$BASE/log/$s.out" 2>&1 &
+  echo $! > "$BASE/$s.pid"
+done
+"$VENV/bin/python" - <<'PY'
+import os, sys, time
+import openstack
+O = os.environ["OSBED"]
+c = openstack.connect(auth_url=os.environ["OS_AUTH_URL"], username="admin", password=os.environ["OS_PASSWORD"],
+    project_name="admin", user_domain_name="Default", project_domain_name="Default")
+err = None
+for i in range(360):
+    try:
+        svcs = {(s.binary, s.state) for s in c.compute.services()}
+        hv = list(c.compute.hypervisors())
+        if {("nova-conductor", "up"), ("nova-scheduler", "up"), ("nova-compute", "up")} <= svcs and hv:
+            print("nova services up:", sorted(svcs), "hypervisors:", [h.name for h in hv]); sys.exit(0)
+        err = svcs
+    except Exception as e:
+        err = e
+    for d, n in (("placement", "api"), ("nova", "api"), ("nova", "conductor"), ("nova", "scheduler"), ("nova", "compute")):
+        try:
+            os.kill(int(open(f"{O}/{d}/{n}.pid").read()), 0)
+        except OSError:
+            sys.exit(f"{d}-{n} died, see {O}/{d}/log/")
+    time.sleep(0.5)
+sys.exit(f"nova not ready: {err}")
+PY
+echo "placement+nova up after $(echo "$(date +%s.%N) - $t1" | bc) s"
