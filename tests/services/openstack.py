@@ -21,7 +21,10 @@ running (stop it with ``all_stop.sh``).
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,19 +37,13 @@ HERE = Path(__file__).resolve().parent / "openstack"
 BASE_SERVICES = ("keystone", "rabbit", "glance", "swift", "cinder")
 
 
+def _env(bed: Path) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("OS_")} | {"OSBED": str(bed)}
+
+
 def _script(name: str, bed: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")} | {"OSBED": str(bed)}
-    return subprocess.run(["bash", str(HERE / name), *args], env=env, capture_output=True, text=True,
+    return subprocess.run(["bash", str(HERE / name), *args], env=_env(bed), capture_output=True, text=True,
                           timeout=timeout)
-
-
-def _start(bed: Path, services: tuple[str, ...]) -> Service:
-    done = _script("all_start.sh", bed, *services, timeout=1800)
-    if done.returncode != 0:
-        _stop(bed)
-        pytest.fail(f"the OpenStack bed did not start (exit {done.returncode}):\n{done.stdout}\n{done.stderr}",
-                    pytrace=False)
-    return Service("openstack", bed, read_env_file(bed / "env.sh"))
 
 
 def _stop(bed: Path) -> None:
@@ -62,15 +59,70 @@ def _alive(pid_file: Path) -> bool:
 
 
 class _Bed:
-    """One bed per session; Nova is added only when a test asks for it."""
+    """One bed per session, started in the background as soon as the tests that need it are collected.
 
+    A cold start takes minutes, mostly spent waiting on services; starting it
+    when collection ends lets the rest of the suite run meanwhile.  Nova is
+    included when a collected test asks for ``openstack_nova``.
+    """
+
+    directory: Path | None = None
+    starting: subprocess.Popen[bytes] | None = None
+    services: tuple[str, ...] = ()
     service: Service | None = None
     nova = False
     nova_failure = ""
 
+    @classmethod
+    def begin(cls, services: tuple[str, ...]) -> None:
+        cls.directory = Path(tempfile.mkdtemp(prefix="freezer-osbed-"))
+        cls.services = services
+        with open(cls.directory / "all-start.log", "wb") as log:
+            cls.starting = subprocess.Popen(["bash", str(HERE / "all_start.sh"), *services], env=_env(cls.directory),
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    @classmethod
+    def ready(cls) -> Service:
+        """Wait for the start begun by :meth:`begin`; fail the test if the bed did not come up."""
+        assert cls.starting is not None and cls.directory is not None
+        try:
+            code = cls.starting.wait(timeout=1800)
+        except subprocess.TimeoutExpired:
+            os.killpg(cls.starting.pid, signal.SIGKILL)
+            code = -1
+        if code != 0:
+            log = (cls.directory / "all-start.log").read_text(errors="replace")[-4000:]
+            cls.end()
+            pytest.fail(f"the OpenStack bed did not start (exit {code}):\n{log}", pytrace=False)
+        cls.nova = "nova" in cls.services
+        return Service("openstack", cls.directory, read_env_file(cls.directory / "env.sh"))
+
+    @classmethod
+    def end(cls) -> None:
+        if cls.starting is None or cls.directory is None:
+            return
+        if cls.starting.poll() is None:
+            os.killpg(cls.starting.pid, signal.SIGTERM)
+            cls.starting.wait(timeout=60)
+        _stop(cls.directory)
+        shutil.rmtree(cls.directory, ignore_errors=True)
+        cls.starting = None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if os.environ.get("FREEZER_OSBED") or session.config.option.collectonly:
+        return
+    wanted = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    if "openstack_cloud" in wanted:
+        _Bed.begin(BASE_SERVICES + (("nova",) if "openstack_nova" in wanted else ()))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _Bed.end()  # also when the session stopped before any bed test ran
+
 
 @pytest.fixture(scope="session")
-def openstack_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def openstack_cloud() -> Iterator[Service]:
     given = os.environ.get("FREEZER_OSBED")
     if given:
         env_file = Path(given) / "env.sh"
@@ -80,12 +132,13 @@ def openstack_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
         _Bed.nova = _alive(Path(given) / "nova" / "api.pid")
         yield _Bed.service
         return
-    bed = tmp_path_factory.mktemp("osbed")
-    _Bed.service = _start(bed, BASE_SERVICES)
+    if _Bed.starting is None:
+        _Bed.begin(BASE_SERVICES)
+    _Bed.service = _Bed.ready()
     try:
         yield _Bed.service
     finally:
-        _stop(bed)
+        _Bed.end()
 
 
 @pytest.fixture(scope="session")
