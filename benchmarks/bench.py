@@ -59,14 +59,24 @@ def sh(*cmd: str) -> list[str]:
     return ["bash", "-o", "pipefail", "-c", " ".join(cmd)]
 
 
+TIME = "/usr/bin/time"
+"""GNU time: reports the peak RSS of the command it forks (see :func:`measure`)."""
+
+
 def measure(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
             timeout: float = 7200) -> Measure:
-    """Run ``cmd`` after a ``sync``; wall time, CPU time and peak RSS of its process tree."""
+    """Run ``cmd`` after a ``sync``; wall time, CPU time and peak RSS of its process tree.
+
+    The peak RSS comes from GNU time, not from our own ``wait4``: Linux carries
+    the forking process's high-water mark into a child's ``ru_maxrss`` across
+    ``exec``, so a command forked by this (large) Python process would report at
+    least this process's size.  GNU time is small and forks the command itself.
+    """
     os.sync()
-    with tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as peak:
         start = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen([TIME, "-f", "%M", "-o", peak.name, *cmd], cwd=cwd, env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         deadline = start + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -79,7 +89,9 @@ def measure(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] 
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         log = err.read()[-3000:].decode(errors="replace")
-    return Measure(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode, log)
+        words = peak.read().split()
+    rss_kib = int(words[-1]) if words and words[-1].isdigit() else usage.ru_maxrss
+    return Measure(wall, usage.ru_utime + usage.ru_stime, rss_kib / 1024, proc.returncode, log)
 
 
 def run(cmd: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -153,21 +165,39 @@ class TarPipe(Tool):
 
 
 class Ours(Tool):
-    """Our ``freezer-agent``: tar engine, local storage."""
+    """Our ``freezer-agent``: tar or rsync engine, local storage or S3."""
 
-    def __init__(self, work: Path, compression: str, encrypted: bool) -> None:
-        self.compression, self.encrypted = compression, encrypted
-        self.key = f"freezer-{compression}{'-enc' if encrypted else ''}"
-        self.label = f"**freezer** {compression}{' + AES-256-GCM' if encrypted else ''}"
+    def __init__(self, work: Path, compression: str, encrypted: bool, *, engine: str = "tar",
+                 s3: S3Server | None = None) -> None:
+        self.compression, self.encrypted, self.engine, self.s3 = compression, encrypted, engine, s3
+        where = f"{engine}-" if engine != "tar" else ""
+        where += "s3-" if s3 else ""
+        self.key = f"freezer-{where}{compression}{'-enc' if encrypted else ''}"
+        self.label = (f"**freezer** {engine + ' engine, ' if engine != 'tar' else ''}{'S3, ' if s3 else ''}"
+                      f"{compression}{' + AES-256-GCM' if encrypted else ''}")
         super().__init__(work)
         self.agent = REPO / ".venv" / "bin" / "freezer-agent"
+        self.round = 0
 
     def unavailable(self) -> str | None:
-        return None if self.agent.exists() else f"{self.agent} missing: run `make install`"
+        if not self.agent.exists():
+            return f"{self.agent} missing: run `make install`"
+        return self.s3.unavailable() if self.s3 else None
+
+    def container(self) -> str:
+        return f"{S3Server.BUCKET}/{self.key}-{self.round}" if self.s3 else str(self.repo / "container")
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.round += 1  # a fresh S3 prefix per repetition
 
     def args(self) -> list[str]:
-        args = ["--storage", "local", "--container", str(self.repo / "container"), "--backup-name", "bench",
-                "--hostname", "bench", "--log-file", str(self.repo / "agent.log")]
+        args = ["--storage", "s3" if self.s3 else "local", "--container", self.container(),
+                "--backup-name", "bench", "--hostname", "bench", "--log-file", str(self.repo / "agent.log")]
+        if self.s3:
+            args += self.s3.flags()
+        if self.engine != "tar":
+            args += ["--engine", self.engine]
         if self.encrypted:
             pass_file = self.work / "password"
             pass_file.write_text(PASSWORD + "\n")
@@ -186,7 +216,90 @@ class Ours(Tool):
                        env=self.env)
 
     def stored(self) -> int:
-        return dataset.size_of(self.repo / "container")
+        return self.s3.stored(self.container()) if self.s3 else dataset.size_of(self.repo / "container")
+
+    def cleanup(self) -> None:
+        super().cleanup()
+        if self.s3:
+            self.s3.remove(self.container())
+
+
+class S3Server:
+    """A real SeaweedFS S3 gateway on 127.0.0.1, started and stopped as the tests start theirs."""
+
+    BUCKET = "freezer-bench"
+    SCRIPTS = REPO / "tests" / "services"
+
+    def __init__(self, work: Path) -> None:
+        self.dir = work / "s3"
+        self.env: dict[str, str] = {}
+        self._reason: str | None = "not started"
+
+    def unavailable(self) -> str | None:
+        return self._reason
+
+    def start(self) -> None:
+        from tests.services import free_port, read_env_file
+
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        ports: list[int] = []
+        while len(ports) < 10:
+            port = free_port()
+            if port not in ports:
+                ports.append(port)
+        self._env = {**os.environ, "S3_DIR": str(self.dir), "S3_PORTS": " ".join(map(str, ports))}
+        done = subprocess.run(["bash", str(self.SCRIPTS / "s3_start.sh")], env=self._env, capture_output=True,
+                              text=True, check=False, timeout=600)
+        if done.returncode != 0:
+            self._reason = f"SeaweedFS did not start: {(done.stderr or done.stdout).strip()[-300:]}"
+            self.stop()
+            return
+        self.env = read_env_file(self.dir / "env.sh")
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.client().list_buckets()
+                break
+            except Exception as exc:  # noqa: BLE001 - "not ready yet" until the deadline
+                if time.monotonic() > deadline:
+                    self._reason = f"SeaweedFS never accepted a signed request: {exc}"[:300]
+                    return
+                time.sleep(0.25)
+        self._reason = None
+
+    def stop(self) -> None:
+        if hasattr(self, "_env"):
+            subprocess.run(["bash", str(self.SCRIPTS / "s3_stop.sh")], env=self._env, capture_output=True,
+                           check=False, timeout=120)
+
+    def flags(self) -> list[str]:
+        return ["--endpoint", self.env["S3_ENDPOINT"], "--access-key", self.env["S3_ACCESS_KEY"],
+                "--secret-key", self.env["S3_SECRET_KEY"]]
+
+    def client(self) -> object:
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.env["S3_ENDPOINT"], region_name="us-east-1",
+                            aws_access_key_id=self.env["S3_ACCESS_KEY"],
+                            aws_secret_access_key=self.env["S3_SECRET_KEY"])
+
+    def _objects(self, container: str) -> list[dict[str, object]]:
+        bucket, _, prefix = container.partition("/")
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
+        try:
+            return [obj for page in pages for obj in page.get("Contents", [])]
+        except Exception:  # noqa: BLE001 - the bucket does not exist yet: nothing stored
+            return []
+
+    def stored(self, container: str) -> int:
+        return sum(int(obj["Size"]) for obj in self._objects(container))
+
+    def remove(self, container: str) -> None:
+        bucket = container.partition("/")[0]
+        client = self.client()
+        for obj in self._objects(container):
+            client.delete_object(Bucket=bucket, Key=obj["Key"])
 
 
 class Upstream(Ours):
@@ -272,14 +385,16 @@ class Borg(Tool):
         return measure(["borg", "extract", f"{self.repo}::level{level}"], cwd=target, env=self.env)
 
 
-def all_tools(work: Path) -> list[Tool]:
+def all_tools(work: Path, s3: S3Server) -> list[Tool]:
     return [
-        TarPipe(work, "tar-zstd", "`tar | zstd -1` (reference)", "zstd -1 -q", "zstd -d -q"),
-        TarPipe(work, "tar-gzip", "`tar | gzip -6`", "gzip -6", "gzip -d"),
+        TarPipe(work, "tar-zstd", "`tar \\| zstd -1` (reference)", "zstd -1 -q", "zstd -d -q"),
+        TarPipe(work, "tar-gzip", "`tar \\| gzip -6`", "gzip -6", "gzip -d"),
         Ours(work, "zstd", encrypted=True),
         Ours(work, "zstd", encrypted=False),
         Ours(work, "gzip", encrypted=True),
         Ours(work, "gzip", encrypted=False),
+        Ours(work, "zstd", encrypted=True, engine="rsync"),
+        Ours(work, "zstd", encrypted=True, s3=s3),
         Restic(work),
         Borg(work),
         Upstream(work, "gzip"),
@@ -292,7 +407,7 @@ def all_tools(work: Path) -> list[Tool]:
 def install(need_upstream: bool) -> None:
     """Install what the run needs: restic, borg, zstd, gzip (apt); isal (pip); the upstream venv."""
     missing = [pkg for tool, pkg in (("restic", "restic"), ("borg", "borgbackup"), ("zstd", "zstd"),
-                                     ("gzip", "gzip"), ("tar", "tar")) if not shutil.which(tool)]
+                                     ("gzip", "gzip"), ("tar", "tar"), (TIME, "time")) if not shutil.which(tool)]
     if missing:
         apt = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "-y", "-q"]
         print(f"installing {' '.join(missing)} with apt-get", flush=True)
@@ -361,6 +476,13 @@ def repetition(tools: list[Tool], rows: dict[str, Row], pristine: Path, work: Pa
             full[tool.key] = m
             shutil.rmtree(target, ignore_errors=True)
             target.mkdir(parents=True)
+            if tool.reference:
+                # Every other tool restores right after a whole restored tree was deleted, which
+                # makes file creation on ext4 several times slower (measured: the reference took
+                # 8 s first and 36 s after a delete); the reference gets the same conditions.
+                tool.restore(src, 0, target)
+                shutil.rmtree(target, ignore_errors=True)
+                target.mkdir(parents=True)
             r = tool.restore(src, 0, target)
             _check(r, f"{tool.key} restore")
             row.restore.append(r)
@@ -424,7 +546,7 @@ def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
     return "–" if value is None else f"{value:{spec}}{suffix}"
 
 
-def machine() -> str:
+def machine(load_start: float, load_end: float) -> str:
     cpu = "unknown CPU"
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -445,11 +567,12 @@ def machine() -> str:
         isal_version = isal.__version__
     except ImportError:
         isal_version = "missing (zlib used)"
-    load = os.getloadavg()
     return "\n".join([
         f"- machine: {cpu}, {os.cpu_count()} CPUs, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}",
-        f"- load average when the run started: {load[0]:.2f} (a busy machine makes every number noisier)",
+        f"- load average (1 min) at the start of the run: {load_start:.2f}, at its end: {load_end:.2f}. "
+        "The machine is shared: wall times move with other work, which is why every ratio is taken "
+        "within one repetition (tool and reference measured minutes apart) and only those ratios count",
         f"- tools: {version(['tar', '--version'])}; {version(['zstd', '--version'])}; "
         f"{version(['gzip', '--version'])}; {version(['restic', 'version'])}; {version(['borg', '--version'])}; "
         f"isal {isal_version}",
@@ -497,6 +620,25 @@ def write_docs(text: str) -> None:
     DOCS.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
 
 
+def report(args: argparse.Namespace, rows: dict[str, Row], info: dict[str, int], log: list[str],
+           started: dt.datetime, load_start: float, done: int, reps: int) -> str:
+    """The results section: what ran, on what, and the table of medians."""
+    return "\n".join([
+        f"Run of {started:%Y-%m-%d %H:%M} UTC: `benchmarks/run{' --quick' if args.quick else ''}"
+        f"{f' --scale {args.scale:g}' if args.scale else ''}{f' --reps {args.reps}' if args.reps else ''}"
+        f"{f' --tools {args.tools}' if args.tools else ''}`, "
+        f"{done} of {reps} repetition(s) done, medians; finished {dt.datetime.now(dt.UTC):%H:%M} UTC.",
+        "",
+        machine(load_start, os.getloadavg()[0]),
+        f"- data set: seed {args.seed}, {info['bytes'] / (1 << 30):.2f} GiB in {info['files']} files, "
+        f"{info['symlinks']} symlinks, {info['dirs']} directories",
+        "",
+        table(rows, info["bytes"], done),
+        "",
+        *(f"- {line}" for line in log),
+    ])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks/run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -521,56 +663,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     if REPO in work.parents or work == REPO:
         parser.error("--workdir must be outside the repository")
     work.mkdir(parents=True, exist_ok=True)
-    started = dt.datetime.now(dt.UTC)
 
     wanted = {k for k in args.tools.split(",") if k}
     if not args.no_install:
         install(need_upstream=not wanted or any(k.startswith("upstream") for k in wanted))
-    tools = [t for t in all_tools(work) if not wanted or t.key in wanted or t.key == "tar-zstd"]
+    s3 = S3Server(work)
+    tools = [t for t in all_tools(work, s3) if not wanted or t.key in wanted or t.key == "tar-zstd"]
+    if any(isinstance(t, Ours) and t.s3 for t in tools):
+        print("starting SeaweedFS (S3) for the S3 rows", flush=True)
+        s3.start()
+    try:
+        return _run(args, work, scale, reps, write, tools)
+    finally:
+        s3.stop()
+
+
+def _run(args: argparse.Namespace, work: Path, scale: float, reps: int, write: bool, tools: list[Tool]) -> int:
+    started = dt.datetime.now(dt.UTC)
+    load_start = os.getloadavg()[0]
     rows = {t.key: Row(t) for t in tools}
-    runnable = []
+    tools_run = []
     for tool in tools:
         reason = tool.unavailable()
         if reason:
             rows[tool.key].error = reason
             print(f"skipping {tool.key}: {reason}", flush=True)
         else:
-            runnable.append(tool)
+            tools_run.append(tool)
 
     print(f"data set: {scale:g} GiB, seed {args.seed}, in {work}", flush=True)
     t0 = time.perf_counter()
     pristine = dataset.ensure(work, scale, args.seed)
     info = dataset.stats(pristine)
     print(f"  {info} ({time.perf_counter() - t0:.0f} s)", flush=True)
-    need = info["bytes"] * (2 + len(runnable))
+    need = info["bytes"] * (2 + len(tools_run))
     free = shutil.disk_usage(work).free
     if free < need:
         print(f"warning: {free / 1e9:.0f} GB free in {work}, the run may need about {need / 1e9:.0f} GB", flush=True)
     manifest_a = dataset.manifest(pristine)
     log: list[str] = []
+    result = work / ("results-quick.md" if args.quick else f"results-s{scale:g}.md")
     for rep in range(reps):
         print(f"repetition {rep + 1}/{reps}", flush=True)
-        repetition(runnable, rows, pristine, work, args.seed, manifest_a, log)
-
-    text = "\n".join([
-        f"Run of {started:%Y-%m-%d %H:%M} UTC: `benchmarks/run{' --quick' if args.quick else ''}"
-        f"{f' --scale {args.scale:g}' if args.scale else ''}`, {reps} repetition(s), medians.",
-        "",
-        machine(),
-        f"- data set: seed {args.seed}, {info['bytes'] / (1 << 30):.2f} GiB in {info['files']} files, "
-        f"{info['symlinks']} symlinks, {info['dirs']} directories",
-        "",
-        table(rows, info["bytes"], reps),
-        "",
-        *(f"- {line}" for line in log),
-    ])
+        repetition(tools_run, rows, pristine, work, args.seed, manifest_a, log)
+        # Written after every repetition, so a run cut short still leaves its numbers.
+        text = report(args, rows, info, log, started, load_start, rep + 1, reps)
+        result.write_text(text + "\n")
+        if write:
+            write_docs(text)
     print("\n" + text, flush=True)
-    result = work / ("results-quick.md" if args.quick else f"results-s{scale:g}.md")
-    result.write_text(text + "\n")
-    print(f"\nwritten to {result}", flush=True)
-    if write:
-        write_docs(text)
-        print(f"written to {DOCS}", flush=True)
+    print(f"\nwritten to {result}{f' and {DOCS}' if write else ''}", flush=True)
     failed = any(row.error or any(v != "ok" for v in row.verified) for row in rows.values())
     return 1 if failed else 0
 

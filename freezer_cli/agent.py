@@ -172,6 +172,9 @@ cli = AgentCommand(
 
 def main() -> NoReturn:
     """Console-script entry point."""
+    from freezer_core.pipeline import pin_malloc_thresholds
+
+    pin_malloc_thresholds()  # before any data flows: see its docstring (peak RSS of a backup)
     cli.main(prog_name=PROG)
     raise SystemExit(0)  # pragma: no cover - cli.main always exits
 

@@ -9,8 +9,8 @@ one before any byte of it reaches the decryptor or the engine.
 Memory is bounded whatever the stream size: at most ``connections`` segments
 are in flight plus the one being filled (upload), or ``connections`` fetched
 ahead plus the one being consumed (download) -- and fewer when segments are
-large, so that segment buffers stay within :data:`MEMORY_BUDGET` (the default
-32 MiB segments: one in flight, one being filled).  Each byte is copied once
+large, so that segment buffers stay within :data:`MEMORY_BUDGET` (segments of
+its half: one in flight, one being filled).  Each byte is copied once
 into its segment, which is never held twice.  SHA-256 runs in the writer
 threads (hashlib releases the GIL), off the thread that compresses.
 
@@ -38,13 +38,15 @@ __all__ = ["MEMORY_BUDGET", "PIECE_SIZE", "Segment", "download", "rechunk", "upl
 PIECE_SIZE = 1 << 20
 """Largest piece :func:`download` yields (a verified segment is handed on in pieces)."""
 
-MEMORY_BUDGET = 48 << 20
+MEMORY_BUDGET = 32 << 20
 """Segment bytes one upload keeps in memory (in flight + being filled); a download keeps one segment more.
 
-With the default 32 MiB segments a backup fills the next segment while the
-previous one is written, but waits for that write before passing 16 MiB: on
-local disk the write has long finished by then, and the agent's peak RSS
-stays under 100 MiB."""
+Segments are at most half of it (``--max-segment-size`` is an upper bound), so
+a backup fills one segment while the previous one is written and a restore
+consumes one while the next is fetched; with larger segments transfers wait
+for each other instead of adding memory.  Measured on the 1 GiB benchmark,
+this is what keeps the agent's peak RSS under 100 MiB (see
+``docs/performance.md``)."""
 
 _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
@@ -179,7 +181,7 @@ def upload(
     failure -- in storage or in the producing iterator -- the upload is
     aborted and the error re-raised, leaving nothing under ``name``.
     """
-    size = max(segment_size, storage.properties().min_part_size)
+    size = max(min(segment_size, MEMORY_BUDGET // 2), storage.properties().min_part_size)
     if size < 1:
         raise ValidationError(f"segment size must be at least 1 byte, not {segment_size}")
     workers = _connections(storage, connections)
@@ -203,7 +205,11 @@ def upload(
     try:
         offset = 0
         sizes: list[tuple[int, int]] = []
-        for number, data in enumerate(_segments(chunks, size, make_room)):
+        number = -1
+        # Not ``enumerate``: it keeps its last (index, item) tuple alive until the next item, which
+        # would pin each segment while the next one fills -- a whole segment outside the budget.
+        for data in _segments(chunks, size, make_room):
+            number += 1
             while len(pending) >= limit:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 collect(done)
