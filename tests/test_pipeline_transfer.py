@@ -17,7 +17,7 @@ from freezer_core.errors import IntegrityError, ObjectNotFound, StorageError
 from freezer_core.pipeline import apply
 from freezer_core.pipeline.compression import COMPRESSIONS, compressor, decompressor
 from freezer_core.pipeline.crypto import ScryptParams, decryptor, encryptor
-from freezer_core.pipeline.transfer import Segment, download, upload
+from freezer_core.pipeline.transfer import MEMORY_BUDGET, Segment, download, upload
 from freezer_core.testing.memory import MemoryStorage
 
 PW = b"pw"
@@ -85,6 +85,17 @@ def test_segments_cut_exactly_and_raise_to_min_part_size() -> None:
     assert [(s.number, s.offset, s.size) for s in segments] == [(0, 0, 10), (1, 10, 10), (2, 20, 6)]
     assert storage.objects["o"] == b"abcdefghijklmnopqrstuvwxyz"
     assert Segment.from_dict(segments[1].to_dict()) == segments[1]
+
+
+def test_a_segment_size_above_the_memory_budget_is_honoured() -> None:
+    """A user's large --max-segment-size is kept (it raises the upload's budget), never silently cut."""
+    big = MEMORY_BUDGET  # twice the default segment size
+    data = bytes(range(256)) * ((big + big // 2) // 256)
+    storage = MemoryStorage()
+    segments = upload(storage, "o", (data[i : i + (1 << 20)] for i in range(0, len(data), 1 << 20)),
+                      segment_size=big)
+    assert [s.size for s in segments] == [big, len(data) - big]
+    assert b"".join(download(storage, "o", segments, segment_size=big)) == data
 
 
 def test_empty_stream_makes_an_empty_object() -> None:
