@@ -145,6 +145,8 @@ def test_session_create_attach_start_detach(page: Page, ui_api: ApiServer, proje
         page.get_by_label("Job", exact=True).select_option(label=f"{job} ({CLIENT})")
         page.get_by_role("button", name="Attach job").click()
         flash(page).to_contain_text("Job attached")
+        # The flash of the previous attach may still show: wait for this job's row instead.
+        expect(page.get_by_role("button", name=f"Detach {job}", exact=True)).to_be_visible()
     assert set(project.call("GET", f"sessions/{session['session_id']}")["jobs"]) == {first, second}
     assert project.call("GET", f"jobs/{first}")["session_id"] == session["session_id"]
     page.get_by_role("button", name="Start session").click()

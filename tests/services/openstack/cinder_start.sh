@@ -30,6 +30,12 @@ enabled_backends = nfs1
 glance_api_servers = http://127.0.0.1:$GLANCE_PORT
 backup_driver = cinder.backup.drivers.posix.PosixBackupDriver
 backup_posix_path = $BASE/backups
+# every test session works in one project: Cinder's default quotas (10 volumes) would run out
+quota_volumes = 1000
+quota_snapshots = 1000
+quota_gigabytes = 100000
+quota_backups = 1000
+quota_backup_gigabytes = 100000
 rootwrap_config = $BASE/rootwrap.conf
 api_paste_config = $BASE/api-paste.ini
 [database]
