@@ -132,7 +132,14 @@ def test_daemon_start_status_restart_stop(tmp_path: Path, daemon_args: list[str]
                              capture_output=True, text=True, timeout=90)
     assert restart.returncode == 0, restart.stderr
     assert f"(pid {first}) stopped" in restart.stderr
-    second = wait_for("the new daemon", lambda: (p := (tmp_path / "d.pid").read_text().strip()) and p != first and p)
+    def new_pid() -> str | None:  # between the old daemon's exit and the new one's start there is no pid file
+        try:
+            pid = (tmp_path / "d.pid").read_text().strip()
+        except FileNotFoundError:
+            return None
+        return pid if pid and pid != first else None
+
+    second = wait_for("the new daemon", new_pid)
     assert not Path(f"/proc/{first}").exists() or "Z" in Path(f"/proc/{first}/stat").read_text().split()[2]
 
     stop = subprocess.run([*SCHEDULER, "stop", *daemon_args], capture_output=True, text=True, timeout=60)

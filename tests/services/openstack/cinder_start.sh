@@ -30,7 +30,9 @@ enabled_backends = nfs1
 glance_api_servers = http://127.0.0.1:$GLANCE_PORT
 backup_driver = cinder.backup.drivers.posix.PosixBackupDriver
 backup_posix_path = $BASE/backups
-# every test session works in one project: Cinder's default quotas (10 volumes) would run out
+# every test session works in one project: Cinder's default quotas (10 volumes) would run out;
+# the defaults below count only when the quota class 'default' kept in the database is not used
+use_default_quota_class = false
 quota_volumes = 1000
 quota_snapshots = 1000
 quota_gigabytes = 100000
