@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.services import Service
-from tests.services.openstack import agent, connection
+from tests.services.openstack import agent, connection, paused, start_agent, wait_for_log
 
 MIB = 1024 * 1024
 
@@ -50,7 +50,8 @@ def _temporaries(cloud: Any, volume_id: str) -> list[str]:
 
 def test_backup_and_restore_are_byte_equal_compressed_encrypted_and_leave_no_temporaries(
         openstack_cloud: Service, cloud: Any, tmp_path: Path) -> None:
-    volume = _new_volume(cloud, "cinder-data")
+    name = f"cinder-data-{os.urandom(4).hex()}"  # unique on a bed reused across sessions (FREEZER_OSBED)
+    volume = _new_volume(cloud, name)
     data = os.urandom(MIB) + b"\0" * MIB + os.urandom(MIB)
     with _backing_file(openstack_cloud, volume.id).open("r+b") as f:
         f.write(data)
@@ -58,7 +59,7 @@ def test_backup_and_restore_are_byte_equal_compressed_encrypted_and_leave_no_tem
     pass_file.write_text("s3cret\n")
     store = ["--storage", "local", "--container", str(tmp_path / "c"), "--encrypt-pass-file", str(pass_file)]
 
-    done = agent(openstack_cloud, "--mode", "cinder", "--cinder-vol-name", "cinder-data", "--backup-name", "cvol",
+    done = agent(openstack_cloud, "--mode", "cinder", "--cinder-vol-name", name, "--backup-name", "cvol",
                  *store, "--metadata-out", str(tmp_path / "m.json"))
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "m.json").read_text())
@@ -73,8 +74,8 @@ def test_backup_and_restore_are_byte_equal_compressed_encrypted_and_leave_no_tem
                  "--backup-name", "cvol", *store)
     assert back.returncode == 0, back.stderr
     [restored] = [v for v in cloud.block_storage.volumes() if v.id not in before]
-    name, _, stamp = restored.name.partition("~")  # the backup's time (the engine starts in the same second or so)
-    assert name == "cinder-data" and 0 <= int(stamp) - record["time_stamp"] <= 2
+    restored_name, _, stamp = restored.name.partition("~")  # stamp: the backup time (the engine starts then)
+    assert restored_name == name and 0 <= int(stamp) - record["time_stamp"] <= 2
     assert restored.status == "available" and restored.size == 1
     with _backing_file(openstack_cloud, restored.id).open("rb") as f:
         assert f.read(len(data)) == data
@@ -85,29 +86,28 @@ def test_backup_and_restore_are_byte_equal_compressed_encrypted_and_leave_no_tem
 def test_a_timeout_names_the_resource_and_leaves_nothing_behind(openstack_cloud: Service, cloud: Any,
                                                                 tmp_path: Path) -> None:
     volume = _new_volume(cloud, "cinder-slow")
-    failed = agent(openstack_cloud, "--mode", "cinder", "--cinder-vol-id", volume.id, "--backup-name", "slow",
-                   "--storage", "local", "--container", str(tmp_path / "c"), "--timeout", "1")
-    assert failed.returncode != 0
-    assert "timed out after 1 s waiting for" in failed.stderr and "its last state was" in failed.stderr
-    assert "Traceback" not in failed.stderr
-    assert _temporaries(cloud, volume.id) == []  # cleanup waited for each temporary to be gone
+    log = tmp_path / "agent.log"
+    with paused(openstack_cloud, "cinder/volume"):  # the snapshot stays 'creating' past --timeout
+        proc = start_agent(openstack_cloud, "--mode", "cinder", "--cinder-vol-id", volume.id, "--backup-name", "slow",
+                           "--storage", "local", "--container", str(tmp_path / "c"), "--timeout", "1",
+                           "--log-file", str(log))
+        wait_for_log(proc, log, "removing temporary")
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode != 0
+    assert "timed out after 1 s waiting for snapshot" in err and "its last state was 'creating'" in err
+    assert "Traceback" not in err
+    assert _temporaries(cloud, volume.id) == []  # cleanup waited for each temporary to settle and be gone
     assert not [p for p in (tmp_path / "c").rglob("metadata") if p.is_file()]
 
 
 def test_ctrl_c_during_the_backup_removes_every_temporary(openstack_cloud: Service, cloud: Any,
                                                          tmp_path: Path) -> None:
     import signal
-    import subprocess
     import time
 
-    from tests.services.openstack import AGENT
-
     volume = _new_volume(cloud, "cinder-interrupted")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ST_"))}
-    env |= {k: v for k, v in openstack_cloud.env.items() if k.startswith("OS_")}
-    proc = subprocess.Popen([str(AGENT), "--mode", "cinder", "--cinder-vol-id", volume.id, "--backup-name", "int",
-                             "--storage", "local", "--container", str(tmp_path / "c")],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_agent(openstack_cloud, "--mode", "cinder", "--cinder-vol-id", volume.id, "--backup-name", "int",
+                       "--storage", "local", "--container", str(tmp_path / "c"))
     try:
         for _ in range(600):  # interrupt once Freezer made its temporary volume (snapshot, copy, upload under way)
             if any((v.name or "").startswith(f"freezer_cinder_{volume.id}") for v in cloud.block_storage.volumes()):

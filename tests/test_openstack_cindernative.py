@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.services import Service
-from tests.services.openstack import agent, connection
+from tests.services.openstack import agent, connection, paused, start_agent, wait_for_log
 
 MIB = 1024 * 1024
 
@@ -96,11 +96,16 @@ def test_note_command_full_then_incremental_and_restore_by_date(openstack_cloud:
 
 def test_timeout_names_the_backup_and_leaves_nothing(openstack_cloud: Service, cloud: Any, tmp_path: Path) -> None:
     volume = _new_volume(cloud, "slow-vol")
-    failed = agent(openstack_cloud, "--mode", "cindernative", "--cindernative-vol-id", volume.id,
-                   "--backup-name", "t", "--storage", "local", "--container", str(tmp_path / "c"), "--timeout", "1")
-    assert failed.returncode != 0
-    assert "timed out after 1 s waiting for cinder backup" in failed.stderr
-    assert "last state was 'creating'" in failed.stderr and "Traceback" not in failed.stderr
+    log = tmp_path / "agent.log"
+    with paused(openstack_cloud, "cinder/backup"):  # the backup stays 'creating' past --timeout
+        proc = start_agent(openstack_cloud, "--mode", "cindernative", "--cindernative-vol-id", volume.id,
+                           "--backup-name", "t", "--storage", "local", "--container", str(tmp_path / "c"),
+                           "--timeout", "1", "--log-file", str(log))
+        wait_for_log(proc, log, "removing temporary")
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode != 0
+    assert "timed out after 1 s waiting for cinder backup" in err
+    assert "last state was 'creating'" in err and "Traceback" not in err
     assert _wait_no_backups(cloud, volume.id) == []  # the unfinished backup was removed from Cinder
     assert not [p for p in (tmp_path / "c").rglob("metadata") if p.is_file()]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.services import Service
-from tests.services.openstack import AGENT, agent, connection
+from tests.services.openstack import agent, connection, start_agent
 
 MIB = 1024 * 1024
 
@@ -196,11 +195,9 @@ def test_sigterm_during_a_snapshot_removes_it(openstack_nova: Service, cloud: An
     image = _base_image(cloud, "term-base")
     stuck = _boot(cloud, "term-stuck", image.id, osbed_snapshot="hang")
     before = _state(cloud)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")} | {
-        k: v for k, v in openstack_nova.env.items() if k.startswith("OS_")}
-    proc = subprocess.Popen([str(AGENT), "--mode", "nova", "--engine", "nova", "--nova-inst-id", stuck.id,
-                             "--backup-name", "term", "--storage", "local", "--container", str(tmp_path / "c"),
-                             "--timeout", "600"], env=env, stderr=subprocess.PIPE, text=True)
+    proc = start_agent(openstack_nova, "--mode", "nova", "--engine", "nova", "--nova-inst-id", stuck.id,
+                       "--backup-name", "term", "--storage", "local", "--container", str(tmp_path / "c"),
+                       "--timeout", "600")
     try:
         for _ in range(300):  # until the temporary snapshot image exists in Glance
             if any(i.name.startswith(f"freezer_backup_{stuck.id}") for i in cloud.image.images()):

@@ -25,7 +25,9 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -168,9 +170,65 @@ def connection(service: Service) -> Any:
 AGENT = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "freezer-agent"
 
 
+def agent_env(service: Service, env: dict[str, str] | None = None) -> dict[str, str]:
+    """Our environment without any ``OS_*``/``ST_*``, plus the bed's openrc (and ``env``)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ST_"))}
+    return base | {k: v for k, v in service.env.items() if k.startswith("OS_")} | (env or {})
+
+
 def agent(service: Service, *args: str, env: dict[str, str] | None = None,
           timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the real ``freezer-agent`` with the bed's openrc (``OS_*``) and nothing else from ours."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ST_"))}
-    full = base | {k: v for k, v in service.env.items() if k.startswith("OS_")} | (env or {})
-    return subprocess.run([str(AGENT), *args], env=full, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([str(AGENT), *args], env=agent_env(service, env), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def start_agent(service: Service, *args: str) -> subprocess.Popen[str]:
+    """Start ``freezer-agent`` as :func:`agent` runs it, without waiting (for tests that act while it runs)."""
+    return subprocess.Popen([str(AGENT), *args], env=agent_env(service), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo.extend(children.get(found[-1], []))
+    return found
+
+
+@contextmanager
+def paused(service: Service, daemon: str) -> Iterator[None]:
+    """Freeze one of the bed's daemons and its workers (``"cinder/volume"``: its pid file's path).
+
+    Requests it should serve stay in their first state ("creating") until the
+    block ends, so a test can make a ``--timeout`` expire for certain instead
+    of hoping the machine is slower than the timeout.
+    """
+    pids = _descendants(int((Path(service.env["OSBED"]) / f"{daemon}.pid").read_text()))
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def wait_for_log(proc: subprocess.Popen[str], log: Path, text: str, timeout: float = 300) -> None:
+    """Wait until the running agent's ``--log-file`` holds ``text`` (fail if the agent ends first)."""
+    deadline = time.monotonic() + timeout
+    while not (log.exists() and text in log.read_text(errors="replace")):
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"freezer-agent ended (exit {proc.returncode}) before logging {text!r}:\n{err}{out}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"freezer-agent did not log {text!r} within {timeout:g} s")
+        time.sleep(0.2)

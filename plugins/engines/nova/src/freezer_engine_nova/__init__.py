@@ -105,11 +105,12 @@ class NovaEngine(Engine):
         if not server.get("image"):
             image_id = self._volume_image(cloud, server, name, resource, temporaries)
         else:
-            resp = cloud.conn.compute.post(f"/servers/{server_id}/action", raise_exc=False, microversion=MICROVERSION,
-                                           json={"createImage": {"name": name,
-                                                                 "metadata": {"created_by": "freezer"}}})
-            image_id = check(resp, f"snapshotting {what}").json()["image_id"]
-            temporaries.add(f"image {image_id}", lambda: delete_image(cloud, image_id))
+            with temporaries.creating():
+                body = {"createImage": {"name": name, "metadata": {"created_by": "freezer"}}}
+                resp = cloud.conn.compute.post(f"/servers/{server_id}/action", raise_exc=False,
+                                               microversion=MICROVERSION, json=body)
+                image_id = check(resp, f"snapshotting {what}").json()["image_id"]
+                temporaries.add(f"image {image_id}", lambda: delete_image(cloud, image_id))
         image = wait_image_active(cloud, image_id, f"snapshot image {name} ({image_id}) of {what}")
         LOG.info("streaming snapshot of %s (%s bytes)", what, image.get("size"))
         return image, resource
@@ -119,14 +120,17 @@ class NovaEngine(Engine):
                       temporaries: Temporaries) -> str:
         """Root volume -> Cinder snapshot -> volume -> image, every step temporary; the image's id."""
         root = _root_volume(cloud, server)
-        snapshot_id = volumes.create_snapshot(cloud, root["id"], name)
-        temporaries.add(f"snapshot {snapshot_id}", lambda: volumes.delete_snapshot(cloud, snapshot_id))
+        with temporaries.creating():
+            snapshot_id = volumes.create_snapshot(cloud, root["id"], name)
+            temporaries.add(f"snapshot {snapshot_id}", lambda: volumes.delete_snapshot(cloud, snapshot_id))
         volumes.wait_snapshot(cloud, snapshot_id)
-        copy_id = volumes.create_volume(cloud, name, int(root["size"]), snapshot_id=snapshot_id)
-        temporaries.add(f"volume {copy_id}", lambda: volumes.delete_volume(cloud, copy_id))
+        with temporaries.creating():
+            copy_id = volumes.create_volume(cloud, name, int(root["size"]), snapshot_id=snapshot_id)
+            temporaries.add(f"volume {copy_id}", lambda: volumes.delete_volume(cloud, copy_id))
         volumes.wait_volume(cloud, copy_id, f"volume {copy_id} (copy of the root volume of instance {server['id']})")
-        image_id = volumes.upload_to_image(cloud, copy_id, name)
-        temporaries.add(f"image {image_id}", lambda: delete_image(cloud, image_id))
+        with temporaries.creating():
+            image_id = volumes.upload_to_image(cloud, copy_id, name)
+            temporaries.add(f"image {image_id}", lambda: delete_image(cloud, image_id))
         resource.update(boot_device_type="volume", volume_size=int(root["size"]),
                         volume_type=root.get("volume_type"))
         return image_id
@@ -173,11 +177,13 @@ class NovaEngine(Engine):
             volume_id = None
             if facts.get("boot_device_type") == "volume":
                 size = max(int(facts.get("volume_size") or 1), 1)
-                volume_id = volumes.create_volume(cloud, name, size, imageRef=image["id"])
-                temporaries.add(f"volume {volume_id}", lambda: volumes.delete_volume(cloud, volume_id))
+                with temporaries.creating():
+                    volume_id = volumes.create_volume(cloud, name, size, imageRef=image["id"])
+                    temporaries.add(f"volume {volume_id}", lambda: volumes.delete_volume(cloud, volume_id))
                 volumes.wait_volume(cloud, volume_id, f"volume {name} ({volume_id})")
-            server_id = self._boot(cloud, name, image["id"], facts, networks, volume_id)
-            temporaries.add(f"instance {server_id}", lambda: _delete_server(cloud, server_id))
+            with temporaries.creating():
+                server_id = self._boot(cloud, name, image["id"], facts, networks, volume_id)
+                temporaries.add(f"instance {server_id}", lambda: _delete_server(cloud, server_id))
             wait_for(lambda: get_server(cloud, server_id), f"restored instance {name} ({server_id})",
                      ("active",), cloud.timeout)
             temporaries.forget(f"instance {server_id}")

@@ -15,7 +15,8 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from freezer_core.errors import FreezerError
@@ -107,10 +108,42 @@ class Temporaries:
         self._guarded = False
 
     def add(self, what: str, delete: Callable[[], None]) -> None:
+        self._guard()
+        self._items.append((what, delete))
+
+    def _guard(self) -> None:
         if not self._guarded:
             _TermAsInterrupt.acquire()
             self._guarded = True
-        self._items.append((what, delete))
+
+    @contextmanager
+    def creating(self) -> Iterator[None]:
+        """Hold Ctrl-C and SIGTERM while a resource is created and :meth:`add`-ed, then deliver them.
+
+        Without this, an interrupt landing after OpenStack made the resource but
+        before it was registered would leave it behind unseen (a volume still
+        being created from a snapshot the cleanup deletes ends up in error).  A
+        second signal while held interrupts at once: the user insists.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self._guard()  # SIGTERM's own handler is installed first, so it is the one put back
+        held: list[int] = []
+
+        def hold(signum: int, frame: Any) -> None:
+            if held:
+                raise KeyboardInterrupt(f"signal {signum}")
+            held.append(signum)
+
+        previous = {signum: signal.signal(signum, hold) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        if held:
+            raise KeyboardInterrupt(f"signal {held[0]}")
 
     def forget(self, what: str) -> None:
         """Keep a resource after all (it became the restored result)."""
@@ -120,6 +153,7 @@ class Temporaries:
         try:
             while self._items:
                 what, delete = self._items.pop()
+                LOG.info("removing temporary %s", what)
                 try:
                     delete()
                     LOG.info("removed temporary %s", what)

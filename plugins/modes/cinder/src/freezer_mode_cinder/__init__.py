@@ -71,14 +71,17 @@ class CinderMode(Mode):
                 return
             base = f"{cloud.prefix}cinder_{volume['id']}_{int(time.time())}"
             with Temporaries() as temporaries:
-                snapshot_id = create_snapshot(cloud, volume["id"], f"{base}_snapshot")
-                temporaries.add(f"snapshot {snapshot_id}", lambda: delete_snapshot(cloud, snapshot_id))
+                with temporaries.creating():
+                    snapshot_id = create_snapshot(cloud, volume["id"], f"{base}_snapshot")
+                    temporaries.add(f"snapshot {snapshot_id}", lambda: delete_snapshot(cloud, snapshot_id))
                 wait_snapshot(cloud, snapshot_id)
-                copy_id = create_volume(cloud, f"{base}_volume", int(volume["size"]), snapshot_id=snapshot_id)
-                temporaries.add(f"volume {copy_id}", lambda: delete_volume(cloud, copy_id))
+                with temporaries.creating():
+                    copy_id = create_volume(cloud, f"{base}_volume", int(volume["size"]), snapshot_id=snapshot_id)
+                    temporaries.add(f"volume {copy_id}", lambda: delete_volume(cloud, copy_id))
                 wait_volume(cloud, copy_id, f"temporary volume {copy_id} (from snapshot {snapshot_id})")
-                image_id = upload_to_image(cloud, copy_id, f"{base}_image")
-                temporaries.add(f"image {image_id}", lambda: delete_image(cloud, image_id))
+                with temporaries.creating():
+                    image_id = upload_to_image(cloud, copy_id, f"{base}_image")
+                    temporaries.add(f"image {image_id}", lambda: delete_image(cloud, image_id))
                 image = wait_image_active(cloud, image_id, f"image {image_id} (upload of volume {copy_id})")
                 LOG.info("volume %s copied to image %s (%s bytes)", volume["id"], image_id, image.get("size"))
                 yield Source(None, resource_id=volume["id"], extra={"cloud": cloud, "volume": volume, "image": image})

@@ -65,8 +65,9 @@ class CinderEngine(Engine):
                 temporaries.add(f"image {image['id']}", lambda: delete_image(cloud, image["id"]))
                 size = max(int(volume.get("size") or 1), math.ceil(int(image.get("size") or 0) / GIB))
                 extra = {k: volume[k] for k in ("volume_type", "availability_zone") if volume.get(k)}
-                volume_id = create_volume(cloud, name, size, imageRef=image["id"], **extra)
-                temporaries.add(f"volume {volume_id}", lambda: delete_volume(cloud, volume_id))
+                with temporaries.creating():
+                    volume_id = create_volume(cloud, name, size, imageRef=image["id"], **extra)
+                    temporaries.add(f"volume {volume_id}", lambda: delete_volume(cloud, volume_id))
                 wait_volume(cloud, volume_id, f"restored volume {name} ({volume_id})")
                 temporaries.forget(f"volume {volume_id}")
         finally:

@@ -74,11 +74,13 @@ class CinderbrickMode(Mode):
                 return
             base = f"{cloud.prefix}cinderbrick_{volume['id']}_{int(time.time())}"
             with Temporaries() as temporaries:
-                snapshot_id = create_snapshot(cloud, str(volume["id"]), f"{base}_snapshot")
-                temporaries.add(f"snapshot {snapshot_id}", lambda: delete_snapshot(cloud, snapshot_id))
+                with temporaries.creating():
+                    snapshot_id = create_snapshot(cloud, str(volume["id"]), f"{base}_snapshot")
+                    temporaries.add(f"snapshot {snapshot_id}", lambda: delete_snapshot(cloud, snapshot_id))
                 wait_snapshot(cloud, snapshot_id)
-                copy_id = create_volume(cloud, f"{base}_volume", int(str(volume["size"])), snapshot_id=snapshot_id)
-                temporaries.add(f"volume {copy_id}", lambda: delete_volume(cloud, copy_id))
+                with temporaries.creating():
+                    copy_id = create_volume(cloud, f"{base}_volume", int(str(volume["size"])), snapshot_id=snapshot_id)
+                    temporaries.add(f"volume {copy_id}", lambda: delete_volume(cloud, copy_id))
                 wait_volume(cloud, copy_id, f"temporary volume {copy_id} (from snapshot {snapshot_id})")
                 with attached(cloud, copy_id) as path:
                     yield Source(path, resource_id=str(volume["id"]),
@@ -98,8 +100,9 @@ class CinderbrickMode(Mode):
                     yield Path(scratch)
                 return
             with Temporaries() as temporaries:
-                volume_id = create_volume(cloud, name, int(str(volume["size"])), **extra)
-                temporaries.add(f"volume {volume_id}", lambda: delete_volume(cloud, volume_id))
+                with temporaries.creating():
+                    volume_id = create_volume(cloud, name, int(str(volume["size"])), **extra)
+                    temporaries.add(f"volume {volume_id}", lambda: delete_volume(cloud, volume_id))
                 wait_volume(cloud, volume_id, f"restored volume {name} ({volume_id})")
                 with attached(cloud, volume_id) as path:
                     yield path

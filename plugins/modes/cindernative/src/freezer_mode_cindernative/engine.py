@@ -81,9 +81,10 @@ class CindernativeEngine(Engine):
         if self.options.get("cindernative_backup_az"):
             body["availability_zone"] = self.options["cindernative_backup_az"]
         with Temporaries() as temporaries:
-            made = api.create_backup(cloud, body)
-            what = f"cinder backup {made['id']}"
-            temporaries.add(what, lambda: api.discard_backup(cloud, made["id"]))
+            with temporaries.creating():
+                made = api.create_backup(cloud, body)
+                what = f"cinder backup {made['id']}"
+                temporaries.add(what, lambda: api.discard_backup(cloud, made["id"]))
             LOG.info("%s of volume %s started (%s, container %s)", what, volume["id"],
                      "incremental" if incremental else "full", container)
             done = api.wait_backup(cloud, made["id"])
@@ -117,9 +118,10 @@ class CindernativeEngine(Engine):
                 raise IntegrityError(f"cinder backup {record['backup_id']} recorded by this backup no longer exists "
                                      f"in Cinder: pick another date with --restore-from-date")
             with Temporaries() as temporaries:
-                volume_id = api.restore_backup(cloud, record["backup_id"], name)
-                what = f"volume {volume_id}"
-                temporaries.add(what, lambda: api.delete_volume(cloud, volume_id))
+                with temporaries.creating():
+                    volume_id = api.restore_backup(cloud, record["backup_id"], name)
+                    what = f"volume {volume_id}"
+                    temporaries.add(what, lambda: api.delete_volume(cloud, volume_id))
                 api.wait_volume(cloud, volume_id, f"restored volume {name} ({volume_id})")
                 temporaries.forget(what)
         finally:
