@@ -26,7 +26,7 @@ demo-stop:
 	  [ -f $$f ] && kill $$(cat $$f) 2>/dev/null; rm -f $$f; done; true
 
 test: install lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	scripts/run-tests $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check freezer_core freezer_cli freezer_service plugins tests scripts docs/examples

@@ -111,6 +111,14 @@ class _Bed:
         cls.starting = None
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test on the bed ``openstack``: ``make test`` runs them in a pytest of their own."""
+    for item in items:
+        if "openstack_cloud" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.openstack)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     if os.environ.get("FREEZER_OSBED") or session.config.option.collectonly:
         return
