@@ -158,6 +158,17 @@ def _image(rng: random.Random, size: int) -> bytes:
     return bytes(out[:size])
 
 
+def _random(rng: random.Random, size: int) -> bytes:
+    """``size`` random bytes; past 128 MiB made in pieces (one ``randbytes`` call stops at 256 MiB).
+
+    Below that the bytes are exactly ``rng.randbytes(size)``, so data sets of
+    scale 1 stay what they were.
+    """
+    if size <= 128 << 20:
+        return rng.randbytes(size)
+    return b"".join(rng.randbytes(min(64 << 20, size - at)) for at in range(0, size, 64 << 20))
+
+
 def generate(root: Path, scale: float, seed: int) -> None:
     """Write the data set under ``root`` (which must not exist yet)."""
     plan = Plan(scale)
@@ -186,7 +197,7 @@ def generate(root: Path, scale: float, seed: int) -> None:
         if kind == "text":
             data = _text(frng, pool, size)
         elif kind == "random":
-            data = frng.randbytes(size)
+            data = _random(frng, size)
         elif kind == "log":
             data = _log(frng, size)
         else:

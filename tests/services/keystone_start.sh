@@ -48,8 +48,12 @@ key_repository = $1/fernet-keys
 key_repository = $1/fernet-keys
 [credential]
 key_repository = $1/credential-keys
+[identity]
+# test users only: the cheapest bcrypt (every password login otherwise costs ~0.25 CPU-s)
+password_hash_rounds = 4
 [cache]
-enabled = false
+enabled = true
+backend = dogpile.cache.memory
 CONF
   # keystone's oslo.config parses sys.argv when the app is built; under gunicorn that is gunicorn's own
   # command line, so the app is wrapped and sys.argv blanked first.

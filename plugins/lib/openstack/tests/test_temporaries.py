@@ -62,3 +62,14 @@ def test_a_second_interrupt_while_creating_is_not_held() -> None:
                 reached.append("after the second signal")
     assert reached == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_interrupt_during_the_cleanup_waits_for_it_and_is_then_delivered() -> None:
+    removed: list[str] = []
+    temporaries = Temporaries()
+    temporaries.add("snapshot", lambda: removed.append("snapshot"))
+    temporaries.add("volume", lambda: (_interrupt_now(signal.SIGINT), removed.append("volume")))
+    with pytest.raises(KeyboardInterrupt):
+        temporaries.close()
+    assert removed == ["volume", "snapshot"] and temporaries.left == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

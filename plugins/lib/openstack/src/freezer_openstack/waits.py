@@ -95,6 +95,32 @@ class _TermAsInterrupt:
         raise KeyboardInterrupt(f"signal {signum}")
 
 
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM during the block and deliver the first after it; a second one interrupts at once.
+
+    Only the main thread receives signals, so elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        if held:
+            raise KeyboardInterrupt(f"signal {signum}")
+        held.append(signum)
+
+    previous = {signum: signal.signal(signum, hold) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if held:
+        raise KeyboardInterrupt(f"signal {held[0]}")
+
+
 class Temporaries:
     """Temporary resources of one action, deleted (newest first) when the block ends.
 
@@ -122,44 +148,34 @@ class Temporaries:
 
         Without this, an interrupt landing after OpenStack made the resource but
         before it was registered would leave it behind unseen (a volume still
-        being created from a snapshot the cleanup deletes ends up in error).  A
-        second signal while held interrupts at once: the user insists.
+        being created from a snapshot the cleanup deletes ends up in error).
         """
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
         self._guard()  # SIGTERM's own handler is installed first, so it is the one put back
-        held: list[int] = []
-
-        def hold(signum: int, frame: Any) -> None:
-            if held:
-                raise KeyboardInterrupt(f"signal {signum}")
-            held.append(signum)
-
-        previous = {signum: signal.signal(signum, hold) for signum in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with _interrupts_held():
             yield
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-        if held:
-            raise KeyboardInterrupt(f"signal {held[0]}")
 
     def forget(self, what: str) -> None:
         """Keep a resource after all (it became the restored result)."""
         self._items = [(w, d) for w, d in self._items if w != what]
 
     def close(self) -> None:
+        """Remove everything registered; an interrupt meanwhile waits until the cleanup is over.
+
+        Ctrl-C during the cleanup is delivered once it ends (so a finished backup
+        that was interrupted while cleaning up still reports "interrupted"); a
+        second one abandons only the resource being removed.
+        """
         try:
-            while self._items:
-                what, delete = self._items.pop()
-                LOG.info("removing temporary %s", what)
-                try:
-                    delete()
-                    LOG.info("removed temporary %s", what)
-                except BaseException as exc:  # noqa: BLE001 - cleanup must go on (even after a second Ctrl-C)
-                    self.left.append(what)
-                    LOG.error("could not remove temporary %s: %s", what, exc)
+            with _interrupts_held():
+                while self._items:
+                    what, delete = self._items.pop()
+                    LOG.info("removing temporary %s", what)
+                    try:
+                        delete()
+                        LOG.info("removed temporary %s", what)
+                    except BaseException as exc:  # noqa: BLE001 - cleanup must go on (even after a second Ctrl-C)
+                        self.left.append(what)
+                        LOG.error("could not remove temporary %s: %s", what, exc)
         finally:
             if self._guarded:
                 self._guarded = False
