@@ -253,31 +253,37 @@ class Catalog:
 
     def plan_backup(self, policy: LevelPolicy, now: int) -> tuple[int, BackupRef | None]:
         """The level of the next backup and its parent (None: start a new chain at level 0)."""
+        level, lineage = self.plan_backup_lineage(policy, now)
+        return level, lineage[-1] if lineage else None
+
+    def plan_backup_lineage(self, policy: LevelPolicy, now: int) -> tuple[int, list[BackupRef]]:
+        """The level of the next backup and the levels it is made on: 0 up to its parent ([]: a new chain).
+
+        An engine with ``chain_state`` reads the state of each of them, not only the parent's.
+        """
         if not policy.incremental:
-            return 0, None
+            return 0, []
         chains = self.chains()
         if not chains:
-            return 0, None
+            return 0, []
         newest = chains[-1]
         try:
             tip = newest.tip()
         except IntegrityError as exc:
             log.warning("starting a new chain: %s", exc)
-            return 0, None
+            return 0, []
         if not tip:
-            return 0, None
+            return 0, []
         highest = tip[-1].level
         if policy.max_level and policy.max_level <= highest:
-            return 0, None
+            return 0, []
         if policy.always_level and policy.always_level < highest:
-            return 0, None
+            return 0, []
         if policy.restart_always_level and now > newest.level0_ts + policy.restart_always_level * DAY:
-            return 0, None
+            return 0, []
         if policy.always_level and highest == policy.always_level:
-            parent = tip[policy.always_level - 1]
-        else:
-            parent = tip[-1]
-        return parent.level + 1, parent
+            tip = tip[: policy.always_level]
+        return tip[-1].level + 1, tip
 
     def new_ref(self, level: int, parent: BackupRef | None, now: int) -> BackupRef:
         """Name the next backup; its ts is ``now``, or one past the newest ts so names never collide."""

@@ -215,13 +215,26 @@ class Engine(abc.ABC):
     An engine that restores into a server instead (the one its options connect to) sets
     this False, and validation then accepts a restore that names no target.
     """
+    chain_state: ClassVar[bool] = False
+    """Backup receives the states of every level of the chain, not only the parent's.
+
+    By default an increment's ``previous_state`` is its parent's state, which must then
+    describe everything the next level compares against.  An engine whose state grows
+    with the data (rsync: block signatures of every file) would re-store all of it at
+    every level; setting this True lets it store only what changed at each level, and
+    ``backup`` then gets ``previous_state`` as a list of ``bytes``, level 0 first and the
+    parent last (None still means level 0).
+    """
 
     def __init__(self, options: Options) -> None:
         self.options = options
 
     @abc.abstractmethod
     def backup(self, source: Source, previous_state: bytes | None) -> BackupStream:
-        """Start a backup; ``previous_state`` is the parent level's state, or None for level 0."""
+        """Start a backup; ``previous_state`` is the parent level's state, or None for level 0.
+
+        An engine with :attr:`chain_state` gets the list of the chain's states instead.
+        """
 
     @abc.abstractmethod
     def restore(self, chunks: Iterable[bytes], target: Path, level: int) -> None:

@@ -124,6 +124,18 @@ def test_always_level_makes_differentials(cat: Catalog) -> None:
     assert cat.restore_chain(T + 25) == [refs[0], refs[1], refs[2]]
 
 
+def test_lineage_is_every_level_below_the_next_backup(cat: Catalog) -> None:
+    """What an engine with ``chain_state`` reads: level 0 up to the parent, never a sibling differential."""
+    assert cat.plan_backup_lineage(INC2, T) == (0, [])
+    refs = [run_backup(cat, INC2, T + i) for i in range(3)]
+    assert cat.plan_backup_lineage(LevelPolicy(incremental=True), T + 5) == (3, refs)
+    assert cat.plan_backup_lineage(INC2, T + 5) == (0, [])  # max level reached: a new chain
+    policy = LevelPolicy(incremental=True, always_level=2)
+    diffs = [run_backup(cat, policy, T + 10 + i) for i in range(2)]
+    assert [r.level for r in diffs] == [2, 2]  # differentials on the same level 1
+    assert cat.plan_backup_lineage(policy, T + 20) == (2, refs[:2])
+
+
 def test_always_level_below_highest_starts_a_new_chain(cat: Catalog) -> None:
     for i in range(3):
         run_backup(cat, LevelPolicy(incremental=True), T + i)

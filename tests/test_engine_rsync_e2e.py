@@ -12,6 +12,7 @@ import pytest
 
 import freezer_core
 from freezer_core.errors import FreezerError
+from freezer_core.pipeline.crypto import HEADER_SIZE, _scrypt, freezer_salt
 from freezer_core.testing.engine import wait_for_newer_timestamps
 from freezer_core.testing.trees import tree_state
 
@@ -148,3 +149,28 @@ def test_a_missing_increment_fails_the_restore_clearly(tmp_path, sample_tree, wh
         freezer_core.run(_opts(container, action="restore", restore_abs_path=str(tmp_path / "out")))
     assert err.value.exit_code in (3, 4, 5, 6)
     print(err.value)
+
+
+def test_one_key_derivation_per_backup_and_states_that_hold_only_changes(tmp_path, sample_tree, pass_file):
+    """scrypt is slow on purpose: an increment derives its key once (reading every state of the chain,
+    writing data and state), and each level's engine state holds only what changed at it."""
+    container = tmp_path / "c"
+    backup = _opts(container, path_to_backup=str(sample_tree), incremental=True, compression="zstd",
+                   encrypt_pass_file=str(pass_file))
+    freezer_core.run(backup)
+    for step in (1, 2):
+        wait_for_newer_timestamps(tmp_path, time.time_ns())
+        (sample_tree / "d1" / "nested" / "t1.txt").write_text(f"changed at level {step}")
+        _scrypt.cache_clear()
+        assert freezer_core.run(backup)["curr_backup_level"] == step
+        assert _scrypt.cache_info().misses == 1, f"level {step}"
+    sealed = {p.parent.name.split("_")[0]: p.read_bytes() for p in container.rglob("engine_metadata")}
+    data = {p.parent.name.split("_")[0]: p.read_bytes() for p in container.rglob("data") if p.is_file()}
+    salts = {freezer_salt(blob) for blob in [*sealed.values(), *data.values()]}
+    assert len(salts) == 1 and None not in salts  # one key for the chain, each object its own nonce prefix
+    assert len({blob[HEADER_SIZE - 11 : HEADER_SIZE - 4] for blob in [*sealed.values(), *data.values()]}) == 6
+    assert len(sealed["2"]) * 4 < len(sealed["0"])
+    out = tmp_path / "out"
+    freezer_core.run(_opts(container, action="restore", restore_abs_path=str(out), compression="zstd",
+                           encrypt_pass_file=str(pass_file)))
+    assert tree_state(out) == tree_state(sample_tree)

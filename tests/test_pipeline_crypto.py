@@ -23,6 +23,7 @@ from freezer_core.pipeline.crypto import (
     decryptor,
     detect_format,
     encryptor,
+    freezer_salt,
     read_pass_file,
 )
 
@@ -230,3 +231,19 @@ def test_openssl_format_refuses_what_it_could_not_read_back() -> None:
 def test_openssl_truncated_header() -> None:
     with pytest.raises(IntegrityError, match="truncated"):
         _dec(b"Salted__abc")
+
+
+def test_a_reused_salt_shares_the_key_not_the_nonces() -> None:
+    """An action encrypts its data and its state under one key (one scrypt run); nonce prefixes stay apart."""
+    first = _enc(b"data of the backup")
+    assert freezer_salt(first) is None  # FAST parameters: not the default cost, nothing to reuse
+    default = b"".join(apply([b"state"], encryptor(PW)))
+    salt = freezer_salt(default)
+    assert salt is not None and len(salt) == 16
+    again = b"".join(apply([b"state"], encryptor(PW, salt=salt)))
+    prefix = slice(HEADER_SIZE - 11, HEADER_SIZE - 4)
+    assert freezer_salt(again) == salt and again[prefix] != default[prefix]
+    assert b"".join(apply([again], decryptor(PW))) == b"state"
+    assert freezer_salt(b"plain data, not encrypted at all, long enough for a header") is None
+    with pytest.raises(ValidationError, match="16 bytes"):
+        encryptor(PW, salt=b"short")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from typing import Any
 
@@ -17,24 +18,45 @@ from freezer_core.actions.common import (
     FORMAT_VERSION,
     catalog_for,
     counting,
-    load_state,
     open_engine,
     open_mode,
     open_storage,
     passphrase_of,
+    read_state,
     result_record,
     seal,
+    unseal,
 )
-from freezer_core.catalog import LevelPolicy
+from freezer_core.catalog import BackupRef, LevelPolicy
+from freezer_core.contract import Engine, Storage
 from freezer_core.errors import ValidationError
 from freezer_core.models import Action
 from freezer_core.pipeline import apply, read_ahead
 from freezer_core.pipeline.compression import compressor
-from freezer_core.pipeline.crypto import encryptor
+from freezer_core.pipeline.crypto import encryptor, freezer_salt
 from freezer_core.pipeline.transfer import upload
 from freezer_core.plugins import call_hook
 
 LOG = logging.getLogger("freezer.backup")
+
+
+def _previous_state(storage: Storage, engine: Engine, lineage: list[BackupRef],
+                    passphrase: bytes | None) -> tuple[Any, bytes]:
+    """What ``engine.backup`` gets as ``previous_state``, and the salt of the action's key.
+
+    That is the parent's state, or every state of the chain for an engine with ``chain_state``.
+    The salt gives one scrypt run per action: the new data and state reuse the key of the
+    parent's state when it has one (every object keeps its own nonce prefix), else share a
+    fresh one.
+    """
+    refs = lineage if engine.chain_state else lineage[-1:]
+    sealed = [read_state(storage, ref) for ref in refs]
+    salt = (freezer_salt(sealed[-1]) if sealed else None) or os.urandom(16)
+    states = [unseal(raw, passphrase, f"engine state of level {ref.level}")
+              for ref, raw in zip(refs, sealed, strict=True)]
+    if not states:
+        return None, salt
+    return (states if engine.chain_state else states[0]), salt
 
 
 def run(action: Action, progress: Any = None) -> dict[str, Any]:
@@ -50,9 +72,9 @@ def run(action: Action, progress: Any = None) -> dict[str, Any]:
     try:
         with mode.prepare() as source:
             now = int(time.time())
-            level, parent = catalog.plan_backup(policy, now)
-            ref = catalog.new_ref(level, parent, now)
-            previous_state = load_state(storage, parent, passphrase) if parent else None
+            level, lineage = catalog.plan_backup_lineage(policy, now)
+            ref = catalog.new_ref(level, lineage[-1] if lineage else None, now)
+            previous_state, salt = _previous_state(storage, engine, lineage, passphrase)
             record = result_record(
                 action, curr_backup_level=level, time_stamp=ref.ts,
                 fs_real_path=source.extra.get("fs_real_path", ""),
@@ -66,14 +88,14 @@ def run(action: Action, progress: Any = None) -> dict[str, Any]:
             try:
                 transforms = [compressor(action.compression)]
                 if passphrase is not None:
-                    transforms.append(encryptor(passphrase, action.encrypt_format))
+                    transforms.append(encryptor(passphrase, action.encrypt_format, salt=salt))
                 segments = upload(storage, ref.data_name,
                                   apply(counting(read_ahead(stream), progress, None, tally), *transforms),
                                   segment_size=action.max_segment_size)
                 state = stream.state()
             finally:
                 stream.close()
-            storage.put(ref.engine_metadata_name, seal(state, passphrase))
+            storage.put(ref.engine_metadata_name, seal(state, passphrase, salt))
             stored = sum(s.size for s in segments)
             metadata = {
                 "engine_name": engine.name,

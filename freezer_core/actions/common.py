@@ -72,16 +72,17 @@ def passphrase_of(action: Action) -> bytes | None:
     return read_pass_file(action.encrypt_pass_file) if action.encrypt_pass_file else None
 
 
-def seal(data: bytes, passphrase: bytes | None) -> bytes:
+def seal(data: bytes, passphrase: bytes | None, salt: bytes | None = None) -> bytes:
     """Encrypt a small object (engine state) when a password is given.
 
     Always with Freezer's authenticated format, even when the data uses the
     OpenSSL-compatible one: engine state lists every path backed up and must
-    not be readable or alterable by whoever holds the storage.
+    not be readable or alterable by whoever holds the storage.  ``salt``
+    reuses the action's key (see :func:`~freezer_core.pipeline.crypto.freezer_salt`).
     """
     if passphrase is None:
         return data
-    return b"".join(apply([data], encryptor(passphrase, "freezer")))
+    return b"".join(apply([data], encryptor(passphrase, "freezer", salt=salt)))
 
 
 def unseal(data: bytes, passphrase: bytes | None, what: str) -> bytes:
@@ -116,14 +117,13 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def load_state(storage: Storage, ref: BackupRef, passphrase: bytes | None) -> bytes:
-    """The engine state stored with a backup level (the parent of an increment)."""
+def read_state(storage: Storage, ref: BackupRef) -> bytes:
+    """The engine state stored with a backup level, as stored (decrypt it with :func:`unseal`)."""
     try:
-        raw = storage.get(ref.engine_metadata_name)
+        return storage.get(ref.engine_metadata_name)
     except ObjectNotFound:
         raise IntegrityError(f"engine state of level {ref.level} ({ref.engine_metadata_name}) is "
                              f"missing: start a new chain with a level-0 backup (omit --incremental)") from None
-    return unseal(raw, passphrase, f"engine state of level {ref.level}")
 
 
 def read_metadata(storage: Storage, ref: BackupRef) -> dict[str, Any]:

@@ -47,6 +47,7 @@ __all__ = [
     "decryptor",
     "detect_format",
     "encryptor",
+    "freezer_salt",
     "read_pass_file",
 ]
 
@@ -145,13 +146,33 @@ def _cut(buf: bytearray, data: bytes, size: int) -> Iterator[bytes | memoryview]
     buf += view[count * size :]
 
 
+def freezer_salt(first_bytes: bytes) -> bytes | None:
+    """The scrypt salt of data in Freezer's format made with the default KDF parameters, else None.
+
+    Passing it back to :func:`encryptor` makes a new object under the same key without
+    running scrypt again (the key is cached per salt): scrypt is slow on purpose, and
+    a backup that reads its parent's state and writes data and state would otherwise
+    pay for it three times.  Every object keeps its own random nonce prefix, so nonces
+    stay unique under the shared key.
+    """
+    if len(first_bytes) < HEADER_SIZE or not first_bytes.startswith(FREEZER_MAGIC):
+        return None
+    _, version, kdf, log2_n, r, p, salt, _, _ = _HEADER.unpack_from(first_bytes)
+    default = ScryptParams()
+    if (version, kdf, log2_n, r, p) != (FORMAT_VERSION, KDF_SCRYPT, default.log2_n, default.r, default.p):
+        return None
+    return bytes(salt)
+
+
 class _FreezerEncryptor:
-    def __init__(self, passphrase: bytes, chunk_size: int, kdf: ScryptParams) -> None:
+    def __init__(self, passphrase: bytes, chunk_size: int, kdf: ScryptParams, salt: bytes | None = None) -> None:
         if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
             raise ValidationError(
                 f"encryption chunk size must be 1..{MAX_CHUNK_SIZE} bytes, not {chunk_size}"
             )
-        salt, self._prefix = os.urandom(16), os.urandom(7)
+        if salt is not None and len(salt) != 16:
+            raise ValidationError(f"an encryption salt is 16 bytes, not {len(salt)}")
+        salt, self._prefix = salt or os.urandom(16), os.urandom(7)
         self._header = _HEADER.pack(
             FREEZER_MAGIC,
             FORMAT_VERSION,
@@ -419,14 +440,18 @@ def encryptor(
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     kdf: ScryptParams | None = None,
+    salt: bytes | None = None,
 ) -> Transform:
-    """An encrypting transform; ``chunk_size`` and ``kdf`` apply to the freezer format only."""
+    """An encrypting transform; ``chunk_size``, ``kdf`` and ``salt`` apply to the freezer format only.
+
+    ``salt`` (16 bytes, default: random) reuses the key of an earlier object (see :func:`freezer_salt`).
+    """
     if not passphrase:
         raise ValidationError(
             "the encryption password is empty: put it on the first line of --encrypt-pass-file"
         )
     if fmt == "freezer":
-        return _FreezerEncryptor(passphrase, chunk_size, kdf or ScryptParams())
+        return _FreezerEncryptor(passphrase, chunk_size, kdf or ScryptParams(), salt)
     if fmt == "openssl":
         return _OpenSSLEncryptor(passphrase)
     raise ValidationError(f"unknown encryption format '{fmt}': choose one of {', '.join(ENCRYPTION_FORMATS)}")

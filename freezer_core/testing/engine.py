@@ -135,9 +135,16 @@ class EngineTests:
 
     # ------------------------------------------------------------ helpers
 
-    def backup(self, engine: Engine, path: Path, previous_state: bytes | None = None) -> tuple[bytes, bytes]:
-        """Run a whole backup; returns (stream bytes, engine state)."""
-        stream = engine.backup(Source(path=path, resource_id="test"), previous_state)
+    def backup(self, engine: Engine, path: Path, previous_state: bytes | list[bytes] | None = None
+               ) -> tuple[bytes, bytes]:
+        """Run a whole backup; returns (stream bytes, engine state).
+
+        ``previous_state`` is the parent's state or the chain's states (level 0 first); the
+        engine gets what its ``chain_state`` asks for, as the backup action hands it.
+        """
+        states = [previous_state] if isinstance(previous_state, bytes) else list(previous_state or [])
+        given: Any = (states or None) if engine.chain_state else (states[-1] if states else None)
+        stream = engine.backup(Source(path=path, resource_id="test"), given)
         try:
             data = b"".join(stream)
             state = stream.state()
@@ -336,7 +343,7 @@ class IncrementalEngineTests(EngineTests):
         (src / "new" / "dir" / "added.txt").unlink()
         (src / "top.txt").write_bytes(b"top, level 2\n")
         make_tree(src, {"level2/file": File(b"2", mode=0o755)})
-        level2, _ = self.backup(engine, src, state1)
+        level2, _ = self.backup(engine, src, [state0, state1])
 
         out1, out2 = tmp_path / "out1", tmp_path / "out2"
         for level, data in enumerate((level0, level1)):

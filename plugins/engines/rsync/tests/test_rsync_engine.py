@@ -6,6 +6,7 @@ import os
 import random
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ class TestRsyncEngine(IncrementalEngineTests):
         return lambda options: rsync_engine(**options)
 
 
-def run_backup(engine: RsyncEngine, path: Path, state: bytes | None = None) -> tuple[bytes, bytes]:
+def run_backup(engine: RsyncEngine, path: Path, state: bytes | list[bytes] | None = None) -> tuple[bytes, bytes]:
     stream = engine.backup(Source(path=path), state)
     try:
         return b"".join(stream), stream.state()
@@ -70,6 +71,18 @@ def test_delta_rebuilds_the_new_data_and_reuses_what_did_not_move(seed: int, siz
     _, weak, strong, _ = signer.finish()
     ops = list(delta(odd_chunks(new), Matcher(block, weak, strong)))
     assert apply_delta(old, ops, block) == new
+    new_signer = Signer(block)
+
+    def signed() -> Iterator[bytes]:
+        for chunk in odd_chunks(new):
+            new_signer.update(chunk)
+            yield chunk
+
+    # with the new file's signer at hand, aligned blocks reuse its hashes: the same delta, each block hashed once
+    assert list(delta(signed(), Matcher(block, weak, strong), new_signer)) == ops
+    reference = Signer(block)
+    reference.update(new)
+    assert new_signer.finish() == reference.finish()
     literal = sum(len(op) for op in ops if isinstance(op, bytes))
     # every edit costs at most its inserted bytes plus the two blocks it touches (and the unsigned tail)
     assert literal <= sum(i + 2 * block for _, i, _ in edits) + block
@@ -82,7 +95,7 @@ def test_rolling_weak_matches_aligned_weak_at_every_offset() -> None:
         assert rolled[k] == aligned_weak(data[k : k + 512], 512)[0]
 
 
-def _level1(tmp_path: Path) -> tuple[RsyncEngine, bytes, bytes, bytes, Path]:
+def _level1(tmp_path: Path) -> tuple[RsyncEngine, bytes, bytes, list[bytes], Path]:
     src = make_tree(tmp_path / "src", {"big.bin": File(random.Random(1).randbytes(300_000), mtime=OLD)})
     engine = rsync_engine()
     level0, state0 = run_backup(engine, src)
@@ -90,7 +103,7 @@ def _level1(tmp_path: Path) -> tuple[RsyncEngine, bytes, bytes, bytes, Path]:
     data = (src / "big.bin").read_bytes()
     (src / "big.bin").write_bytes(data[:1000] + b"new bytes" + data[1000:])
     level1, state1 = run_backup(engine, src, state0)
-    return engine, level0, level1, state1, src
+    return engine, level0, level1, [state0, state1], src
 
 
 def test_a_shifted_file_is_sent_as_a_small_patch(tmp_path: Path) -> None:
@@ -113,10 +126,10 @@ def test_a_corrupted_patch_is_refused_and_leaves_the_old_file(tmp_path: Path) ->
 
 
 def test_a_skipped_level_is_refused(tmp_path: Path) -> None:
-    engine, level0, level1, state1, src = _level1(tmp_path)
+    engine, level0, level1, states, src = _level1(tmp_path)
     wait_for_newer_timestamps(tmp_path, time.time_ns())
     (src / "big.bin").write_bytes(b"level 2")
-    level2, _ = run_backup(engine, src, state1)
+    level2, _ = run_backup(engine, src, states)
     restorer = rsync_engine()
     restorer.restore(odd_chunks(level0), tmp_path / "out", 0)
     with pytest.raises(EngineError, match="increment is missing"):

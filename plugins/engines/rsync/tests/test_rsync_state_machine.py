@@ -3,7 +3,10 @@
 Restoring levels 0..k into a fresh directory must give the tree exactly as it
 was at step k: content, type, permissions, owners, mtimes (nanoseconds,
 directories included), symlink targets and which paths are hard links of
-each other.
+each other.  Each level's engine state holds only what changed at it; after
+every step the chain's states, merged, must equal a fresh level 0's state of
+the tree (deletions, re-creations and files unchanged since an earlier level
+included).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from freezer_engine_rsync import RsyncEngine
+from freezer_engine_rsync.state import ChainState, StateReader
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
@@ -68,7 +72,8 @@ class TreeMachine(RuleBasedStateMachine):
         self.engine = RsyncEngine({"rsync_block_size": BLOCK})
         self.levels: list[bytes] = []
         self.expected: list[dict[str, Any]] = []
-        self.state: bytes | None = None
+        self.states: list[bytes] = []
+        """Every level's engine state, level 0 first: each holds only what changed at its level."""
         self.backed_up_ns = 0
 
     # ------------------------------------------------------------ helpers
@@ -90,14 +95,26 @@ class TreeMachine(RuleBasedStateMachine):
         return path
 
     def backup(self) -> None:
-        stream = self.engine.backup(Source(path=self.src), self.state)
+        stream = self.engine.backup(Source(path=self.src), self.states or None)
         try:
             self.levels.append(b"".join(stream))
-            self.state = stream.state()
+            self.states.append(stream.state())
         finally:
             stream.close()
         self.expected.append(snapshot(self.src))
         self.backed_up_ns = time.time_ns()
+        self.check_merged_state()
+
+    def check_merged_state(self) -> None:
+        """The chain's delta states, merged, are exactly the state a fresh level 0 of the tree has."""
+        stream = RsyncEngine({"rsync_block_size": BLOCK}).backup(Source(path=self.src), None)
+        try:
+            for _ in stream:
+                pass
+            full = list(StateReader(stream.state()))
+        finally:
+            stream.close()
+        assert list(ChainState(self.states)) == full, f"merged state of level {len(self.states) - 1}"
 
     # ------------------------------------------------------------ steps (each followed by a backup)
 

@@ -1,10 +1,12 @@
 """The backup side: walk the tree against the previous state and stream records.
 
 Level 0 sends every entry whole.  A higher level compares each entry with the
-previous level's state in one merge pass (both are in walk order): entries
-the state has but the tree lacks are sent as deletions, unchanged entries
-(same type, size, mtime, ctime and inode) are not sent at all, and a changed
-file is sent as a delta against its previous block signatures.
+chain's state (the merged states of the levels below, see state.py) in one
+merge pass (both are in walk order): entries the state has but the tree lacks
+are sent as deletions, unchanged entries (same type, size, mtime, ctime and
+inode) are not sent at all, and a changed file is sent as a delta against its
+previous block signatures.  The new state records exactly what the stream
+records: changed and new entries, and deletions.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from freezer_core.contract import BackupStream
-from freezer_core.errors import EngineError
+from freezer_core.errors import EngineError, IntegrityError
 from freezer_engine_rsync.format import (
     COPY,
     DELETE,
@@ -40,24 +42,25 @@ from freezer_engine_rsync.format import (
     blob,
     chunked,
     key_of,
+    safe_path,
 )
 from freezer_engine_rsync.signature import READ_SIZE, Copy, Matcher, Signer, delta
-from freezer_engine_rsync.state import StateEntry, StateHeader, StateReader, StateWriter
+from freezer_engine_rsync.state import NO_PARENT, ChainState, StateEntry, StateHeader, StateWriter
 from freezer_engine_rsync.walk import Node, walk
 
 log = logging.getLogger("freezer.engine.rsync")
 
 CLOSED = "the rsync backup stream was closed before it ended: run the backup again"
-NO_PARENT = bytes(16)
 
 
 class RsyncBackupStream(BackupStream):
     """One backup level: iterate once for the stream, then ``state()`` for the next level."""
 
-    def __init__(self, source: Path, previous_state: bytes | None, *, block_size: int,
+    def __init__(self, source: Path, previous_states: Sequence[bytes], *, block_size: int,
                  exclude: str | None = None, dereference: bool = False, hard_links: bool = True) -> None:
+        """``previous_states``: the chain's states, level 0 first (empty for a level 0)."""
         self._source = os.fsencode(source)
-        self._previous = StateReader(previous_state) if previous_state is not None else None
+        self._previous = ChainState(previous_states) if previous_states else None
         if self._previous is not None:
             parent = self._previous.header
             self.level, self.block_size, self.parent_id = parent.level + 1, parent.block_size, parent.level_id
@@ -99,7 +102,7 @@ class RsyncBackupStream(BackupStream):
     def _generate(self) -> Generator[bytes, None, None]:
         if not os.path.lexists(self._source):
             raise EngineError(f"path to back up {os.fsdecode(self._source)} does not exist: check --path-to-backup")
-        self._writer = StateWriter(StateHeader(self.level, self.block_size, self.level_id))
+        self._writer = StateWriter(StateHeader(self.level, self.block_size, self.level_id, self.parent_id))
         try:
             yield from chunked(self._records())
             self._state = self._writer.finish()
@@ -115,16 +118,24 @@ class RsyncBackupStream(BackupStream):
         for node in walk(self._source, exclude=self._exclude, dereference=self._dereference):
             key = key_of(node.rel)
             while old is not None and key_of(old.rel) < key:
-                yield self._record(DELETE, old.rel)
+                yield self._delete(old.rel)
                 old = next(previous, None)
             match = None
             if old is not None and old.rel == node.rel:
                 match, old = old, next(previous, None)
             yield from self._entry(node, match, links)
         while old is not None:
-            yield self._record(DELETE, old.rel)
+            yield self._delete(old.rel)
             old = next(previous, None)
         yield bytes((END,)) + U64.pack(self._count)
+
+    def _delete(self, rel: bytes) -> bytes:
+        assert self._writer is not None
+        if not safe_path(rel):  # the state's paths are only ever sent here
+            raise IntegrityError(f"the engine state of the chain is corrupted (unsafe path {rel[:100]!r}): start a "
+                                 f"new chain with a level-0 backup")
+        self._writer.add(StateEntry(DELETE, rel))
+        return self._record(DELETE, rel)
 
     def _record(self, kind: int, rel: bytes, *rest: bytes) -> bytes:
         self._count += 1
@@ -143,10 +154,10 @@ class RsyncBackupStream(BackupStream):
                     assert isinstance(target, bytes)
                     if old is None or old.kind != HARDLINK or old.target != target or old.key[4] != st.st_ino or sent:
                         yield self._record(HARDLINK, rel, blob(target))
-                    self._writer.add(StateEntry(HARDLINK, rel, ckey, target=target))
+                    if old is None or old.kind != HARDLINK or old.target != target or old.key != ckey:
+                        self._writer.add(StateEntry(HARDLINK, rel, ckey, target=target))
                     return
             if old is not None and old.kind == FILE and old.key == ckey:
-                self._writer.add(old)
                 sent = False
             else:
                 try:
@@ -175,7 +186,7 @@ class RsyncBackupStream(BackupStream):
             return
         if old is None or old.kind != kind or old.key != ckey:
             yield self._record(kind, rel, meta, extra)
-        self._writer.add(StateEntry(kind, rel, ckey))
+            self._writer.add(StateEntry(kind, rel, ckey))
 
     def _whole(self, f: BinaryIO, node: Node, rel: bytes, meta: bytes, ckey: tuple[int, int, int, int, int]
                ) -> Iterator[bytes]:
@@ -200,7 +211,7 @@ class RsyncBackupStream(BackupStream):
                 signer.update(chunk)
                 yield chunk
 
-        for op in delta(signed(), Matcher(self.block_size, old.weak, old.strong)):
+        for op in delta(signed(), Matcher(self.block_size, old.weak, old.strong), signer):
             if isinstance(op, Copy):
                 yield bytes((OP_COPY,)) + COPY.pack(op.index, op.count)
             else:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from freezer_core.contract import BackupStream, Engine, Options, Source
 from freezer_core.errors import EngineError, ValidationError
 from freezer_engine_rsync.backup import RsyncBackupStream
-from freezer_engine_rsync.format import VERSION
+from freezer_engine_rsync.format import STATE_VERSION, VERSION
 from freezer_engine_rsync.restore import LevelRestore
 
 log = logging.getLogger("freezer.engine.rsync")
@@ -33,6 +33,8 @@ class RsyncEngine(Engine):
 
     name = "rsync"
     supports_incremental = True
+    chain_state = True
+    """A level's state holds only what changed at it (state.py): the next level needs them all."""
 
     def __init__(self, options: Options) -> None:
         super().__init__(options)
@@ -52,13 +54,15 @@ class RsyncEngine(Engine):
         self._used_block_size = size
         self._restored_id: bytes | None = None
 
-    def backup(self, source: Source, previous_state: bytes | None) -> BackupStream:
+    def backup(self, source: Source, previous_state: bytes | Sequence[bytes] | None) -> BackupStream:
+        """``previous_state``: the chain's states, level 0 first (a single complete state is accepted too)."""
         if source.path is None:
             raise EngineError("the rsync engine backs up files: give it a path (--path-to-backup)")
         path = Path(source.path)
         if not os.path.lexists(path):
             raise EngineError(f"path to back up {path} does not exist: check --path-to-backup")
-        stream = RsyncBackupStream(path, previous_state, block_size=self.block_size, exclude=self.exclude,
+        states = [previous_state] if isinstance(previous_state, bytes) else list(previous_state or ())
+        stream = RsyncBackupStream(path, states, block_size=self.block_size, exclude=self.exclude,
                                    dereference=self.dereference, hard_links=self.hard_links)
         self._used_block_size = stream.block_size
         return stream
@@ -80,4 +84,5 @@ class RsyncEngine(Engine):
             raise EngineError(f"restore target {target} is not empty: empty it or pass --overwrite")
 
     def metadata(self) -> dict[str, Any]:
-        return {"rsync_block_size": self._used_block_size, "rsync_format_version": VERSION}
+        return {"rsync_block_size": self._used_block_size, "rsync_format_version": VERSION,
+                "rsync_state_version": STATE_VERSION}

@@ -1,4 +1,4 @@
-"""The byte layouts of the rsync engine: backup stream and engine state (version 1).
+"""The byte layouts of the rsync engine: backup stream (version 1) and engine state (version 2).
 
 Both are sequences of small records with fixed-width little-endian integers
 and length-prefixed byte strings, so a reader never needs more than one
@@ -20,11 +20,17 @@ from freezer_core.errors import EngineError, FreezerError
 STREAM_MAGIC = b"FRZRSYNC"
 STATE_MAGIC = b"FRZRSYST"
 VERSION = 1
+"""Version of the backup stream."""
+STATE_VERSION = 2
+"""Version of the engine state: 2 holds only what changed at its level (1, still read, held everything)."""
 
 STREAM_HEADER = struct.Struct("<HHI16s16s")
 """version, level, block size, id of this level, id of the level it was made on (zeros for level 0)."""
-STATE_HEADER = struct.Struct("<HHI16s")
-"""version, level, block size, id of the level."""
+STATE_VERSION_FIELD = struct.Struct("<H")
+STATE_HEADER_V1 = struct.Struct("<HI16s")
+"""(after the version) level, block size, id of the level."""
+STATE_HEADER = struct.Struct("<HI16s16s")
+"""(after the version) level, block size, id of the level, id of the level it was made on (zeros for level 0)."""
 META = struct.Struct("<IIIqq")
 """st_mode (type and permission bits), uid, gid, atime ns, mtime ns."""
 KEY = struct.Struct("<IQqqQ")
@@ -98,6 +104,14 @@ class Reader:
         self._buf, self._pos = joined, n
         return joined[:n]
 
+    def detach(self) -> tuple[bytes, Iterator[bytes]]:
+        """The unread bytes and the rest of the chunks, for a decoder that parses in place.
+
+        The reader must not be used afterwards.
+        """
+        rest, self._buf, self._pos = self._buf[self._pos :], b"", 0
+        return rest, self._chunks
+
     def at_end(self) -> bool:
         """True when no byte is left (reads ahead one chunk if needed)."""
         while self._pos >= len(self._buf):
@@ -126,13 +140,19 @@ class Reader:
 
     def path(self) -> bytes:
         rel = self.blob(limit=1 << 16)
-        parts = rel.split(b"/") if rel else []
-        if rel.startswith(b"/") or b".." in parts or b"" in parts or b"\0" in rel:
+        if not safe_path(rel):
             raise self.error(f"{self.what} is corrupted (unsafe path {rel!r}): the backup is damaged")
         return rel
 
     def meta(self) -> Meta:
         return Meta(*META.unpack(self.read(META.size)))
+
+
+def safe_path(rel: bytes) -> bool:
+    """A relative path that stays below the root (no ``..``, empty part or NUL) and fits a record."""
+    if len(rel) > 1 << 16 or rel.startswith(b"/") or rel.endswith(b"/") or b"//" in rel or b"\0" in rel:
+        return False
+    return b".." not in rel or b".." not in rel.split(b"/")
 
 
 def chunked(records: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
@@ -153,6 +173,10 @@ def chunked(records: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
         yield bytes(out)
 
 
-def key_of(rel: bytes) -> tuple[bytes, ...]:
-    """Sort key of a path: by components, which is the order of a sorted depth-first walk."""
-    return tuple(rel.split(b"/")) if rel else ()
+def key_of(rel: bytes) -> bytes:
+    """Sort key of a path: by components, which is the order of a sorted depth-first walk.
+
+    ``/`` becomes NUL, which sorts below every byte a name can hold, so comparing keys
+    compares component by component ("a/b" before "a-b") at the cost of one C call.
+    """
+    return rel.replace(b"/", b"\0")

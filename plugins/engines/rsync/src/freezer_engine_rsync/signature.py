@@ -25,8 +25,24 @@ import functools
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+else:
+
+    class _Numpy:
+        """numpy, imported on first use: a restore (strong hashes only) or a backup with nothing
+        changed never needs it, and importing it is a fifth of a second of every run."""
+
+        def __getattr__(self, name: str) -> Any:
+            import numpy
+
+            globals()["np"] = numpy  # later uses find the module itself
+            return getattr(numpy, name)
+
+    np: ModuleType | _Numpy = _Numpy()
 
 P = 0x9E3779B1
 """Multiplier of the weak hash (odd, so invertible modulo 2**32)."""
@@ -89,7 +105,7 @@ class Signer:
         self.size = 0
         self._want_weak = weak
         self._pending = b""
-        self._weak: list[bytes] = []
+        self._weak = bytearray()
         self._strong = bytearray()
         self._digest = hashlib.blake2b(digest_size=DIGEST_SIZE)
 
@@ -102,7 +118,7 @@ class Signer:
             view = memoryview(data)
             b = self.block_size
             if self._want_weak:
-                self._weak.append(aligned_weak(view[:whole], b).astype("<u4").tobytes())
+                self._weak += aligned_weak(view[:whole], b).astype("<u4").tobytes()
             for pos in range(0, whole, b):
                 digest = strong(view[pos : pos + b])
                 self._strong += digest
@@ -113,7 +129,19 @@ class Signer:
         """(block count, weak hashes, strong hashes, file digest)."""
         self._digest.update(self._pending)
         self._digest.update(self.size.to_bytes(8, "little"))
-        return len(self._strong) // STRONG_SIZE, b"".join(self._weak), bytes(self._strong), self._digest.digest()
+        return len(self._strong) // STRONG_SIZE, bytes(self._weak), bytes(self._strong), self._digest.digest()
+
+    def hashes(self, first: int, count: int) -> tuple[list[int], bytes] | None:
+        """Weak and strong hashes of blocks ``first`` to ``first + count`` if already signed, else None.
+
+        The delta search needs exactly these for data that is still aligned to the file's
+        blocks (an append, an edit in place): taking them from here hashes each block once.
+        """
+        end = first + count
+        if not self._want_weak or end * STRONG_SIZE > len(self._strong):
+            return None
+        weak = np.frombuffer(bytes(self._weak[first * WEAK_SIZE : end * WEAK_SIZE]), dtype="<u4").tolist()
+        return weak, bytes(self._strong[first * STRONG_SIZE : end * STRONG_SIZE])
 
 
 @dataclass(frozen=True)
@@ -138,10 +166,9 @@ class Matcher:
         self._table = np.zeros(1 << bits, dtype=np.bool_)
         self._table[weak_arr >> self._shift] = True
 
-    def find(self, weak: int, block: bytes | memoryview) -> int | None:
-        """Index of a previous block equal to ``block`` (whose weak hash is ``weak``), or None."""
+    def find(self, weak: int, block: bytes | memoryview, digest: bytes | None = None) -> int | None:
+        """Index of a previous block equal to ``block`` (whose weak hash is ``weak``, strong ``digest`` if known)."""
         pos = int(self._sorted.searchsorted(np.uint32(weak)))  # a Python int would cast the whole array
-        digest: bytes | None = None
         while pos < len(self._sorted) and int(self._sorted[pos]) == weak:
             if digest is None:
                 digest = strong(block)
@@ -161,15 +188,19 @@ class Matcher:
         return offsets[self._sorted[pos] == values]
 
 
-def delta(chunks: Iterable[bytes], matcher: Matcher) -> Iterator[Copy | bytes]:
+def delta(chunks: Iterable[bytes], matcher: Matcher, signer: Signer | None = None) -> Iterator[Copy | bytes]:
     """The new data as copies of previous blocks and literal bytes, in order.
 
     Greedy like rsync: at each position take the first block that matches,
     else move on one byte.  Consecutive copies are merged into runs.
+    ``signer``, when it signs ``chunks`` as they are read, gives the hashes of
+    blocks at aligned offsets, which are then not computed a second time.
     """
     b = matcher.block_size
     source = iter(chunks)
     buf, cursor, lit_from, eof = b"", 0, 0, False
+    base = 0
+    """File offset of ``buf[0]``."""
     run: Copy | None = None
     while True:
         if not eof and len(buf) - cursor < ROLL_REGION + b:
@@ -178,6 +209,7 @@ def delta(chunks: Iterable[bytes], matcher: Matcher) -> Iterator[Copy | bytes]:
                     yield run
                     run = None
                 yield buf[lit_from:cursor]
+            base += cursor
             buf, cursor, lit_from = buf[cursor:], 0, 0
             while len(buf) < ROLL_REGION + b:
                 chunk = next(source, None)
@@ -190,8 +222,11 @@ def delta(chunks: Iterable[bytes], matcher: Matcher) -> Iterator[Copy | bytes]:
         view = memoryview(buf)
         # 1. whole blocks in a row from the cursor
         span = min(len(buf) - cursor, ROLL_REGION) // b * b
-        for weak in aligned_weak(view[cursor : cursor + span], b).tolist():
-            index = matcher.find(weak, view[cursor : cursor + b])
+        known = signer.hashes((base + cursor) // b, span // b) if signer and (base + cursor) % b == 0 else None
+        weaks, strongs = known or (aligned_weak(view[cursor : cursor + span], b).tolist(), b"")
+        for number, weak in enumerate(weaks):
+            digest = strongs[number * STRONG_SIZE : (number + 1) * STRONG_SIZE] if strongs else None
+            index = matcher.find(weak, view[cursor : cursor + b], digest)
             if index is None:
                 break
             if lit_from < cursor:
