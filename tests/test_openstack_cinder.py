@@ -9,51 +9,23 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.services import Service
-from tests.services.openstack import agent, connection, paused, start_agent, wait_for_log
+from tests.services.openstack import agent, backing_file, new_volume, paused, start_agent, temporaries, wait_for_log
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def cloud(openstack_cloud: Service) -> Iterator[Any]:
-    conn = connection(openstack_cloud)
-    yield conn
-    conn.close()
-
-
-def _backing_file(service: Service, volume_id: str) -> Path:
-    return Path(service.env["OSBED"]) / "cinder" / "export" / f"volume-{volume_id}"
-
-
-def _new_volume(cloud: Any, name: str) -> Any:
-    volume = cloud.block_storage.create_volume(size=1, name=name)
-    return cloud.block_storage.wait_for_status(volume, "available", failures=["error"], wait=300)
-
-
-def _temporaries(cloud: Any, volume_id: str) -> list[str]:
-    """Every snapshot, volume and image Freezer could have left behind for this volume."""
-    left = [f"snapshot {s.id} ({s.status})" for s in cloud.block_storage.snapshots(details=True, all_projects=True)
-            if s.volume_id == volume_id]
-    left += [f"volume {v.id} {v.name} ({v.status})" for v in cloud.block_storage.volumes(all_projects=True)
-             if (v.name or "").startswith("freezer_")]
-    left += [f"image {i.id} {i.name} ({i.status})" for i in cloud.image.images()
-             if (i.name or "").startswith("freezer_")]
-    return left
 
 
 def test_backup_and_restore_are_byte_equal_compressed_encrypted_and_leave_no_temporaries(
         openstack_cloud: Service, cloud: Any, tmp_path: Path) -> None:
     name = f"cinder-data-{os.urandom(4).hex()}"  # unique on a bed reused across sessions (FREEZER_OSBED)
-    volume = _new_volume(cloud, name)
+    volume = new_volume(cloud, name)
     data = os.urandom(MIB) + b"\0" * MIB + os.urandom(MIB)
-    with _backing_file(openstack_cloud, volume.id).open("r+b") as f:
+    with backing_file(openstack_cloud, volume.id).open("r+b") as f:
         f.write(data)
     pass_file = tmp_path / "pass"
     pass_file.write_text("s3cret\n")
@@ -67,7 +39,7 @@ def test_backup_and_restore_are_byte_equal_compressed_encrypted_and_leave_no_tem
     stored = [p for p in (tmp_path / "c" / "data" / "cinder").rglob("*") if p.is_file()]
     blob = b"".join(p.read_bytes() for p in stored)
     assert len(blob) < 16 * MIB and data[:4096] not in blob  # a 1 GiB image, compressed and encrypted
-    assert _temporaries(cloud, volume.id) == []
+    assert temporaries(cloud, volume.id) == []
 
     before = {v.id for v in cloud.block_storage.volumes()}
     back = agent(openstack_cloud, "--action", "restore", "--mode", "cinder", "--cinder-vol-id", volume.id,
@@ -77,15 +49,15 @@ def test_backup_and_restore_are_byte_equal_compressed_encrypted_and_leave_no_tem
     restored_name, _, stamp = restored.name.partition("~")  # stamp: the backup time (the engine starts then)
     assert restored_name == name and 0 <= int(stamp) - record["time_stamp"] <= 2
     assert restored.status == "available" and restored.size == 1
-    with _backing_file(openstack_cloud, restored.id).open("rb") as f:
+    with backing_file(openstack_cloud, restored.id).open("rb") as f:
         assert f.read(len(data)) == data
-    assert _temporaries(cloud, volume.id) == []  # the restore's image is gone too
+    assert temporaries(cloud, volume.id) == []  # the restore's image is gone too
     cloud.block_storage.delete_volume(restored.id)
 
 
 def test_a_timeout_names_the_resource_and_leaves_nothing_behind(openstack_cloud: Service, cloud: Any,
                                                                 tmp_path: Path) -> None:
-    volume = _new_volume(cloud, "cinder-slow")
+    volume = new_volume(cloud, "cinder-slow")
     log = tmp_path / "agent.log"
     with paused(openstack_cloud, "cinder/volume"):  # the snapshot stays 'creating' past --timeout
         proc = start_agent(openstack_cloud, "--mode", "cinder", "--cinder-vol-id", volume.id, "--backup-name", "slow",
@@ -96,7 +68,7 @@ def test_a_timeout_names_the_resource_and_leaves_nothing_behind(openstack_cloud:
     assert proc.returncode != 0
     assert "timed out after 1 s waiting for snapshot" in err and "its last state was 'creating'" in err
     assert "Traceback" not in err
-    assert _temporaries(cloud, volume.id) == []  # cleanup waited for each temporary to settle and be gone
+    assert temporaries(cloud, volume.id) == []  # cleanup waited for each temporary to settle and be gone
     assert not [p for p in (tmp_path / "c").rglob("metadata") if p.is_file()]
 
 
@@ -105,23 +77,30 @@ def test_ctrl_c_during_the_backup_removes_every_temporary(openstack_cloud: Servi
     import signal
     import time
 
-    volume = _new_volume(cloud, "cinder-interrupted")
-    proc = start_agent(openstack_cloud, "--mode", "cinder", "--cinder-vol-id", volume.id, "--backup-name", "int",
-                       "--storage", "local", "--container", str(tmp_path / "c"))
-    try:
-        for _ in range(600):  # interrupt once Freezer made its temporary volume (snapshot, copy, upload under way)
-            if any((v.name or "").startswith(f"freezer_cinder_{volume.id}") for v in cloud.block_storage.volumes()):
-                break
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=900)
-    finally:
-        if proc.poll() is None:
+    volume = new_volume(cloud, "cinder-interrupted")
+    # Glance frozen: the snapshot and its volume copy are made, then the upload to an image cannot start, so
+    # Ctrl-C surely lands mid-backup (in Cinder's upload call, or just before it) with two temporaries made.
+    with paused(openstack_cloud, "glance/glance"):
+        proc = start_agent(openstack_cloud, "--mode", "cinder", "--cinder-vol-id", volume.id, "--backup-name", "int",
+                           "--storage", "local", "--container", str(tmp_path / "c"))
+        try:
+            for _ in range(900):
+                made = [v.status for v in cloud.block_storage.volumes()
+                        if (v.name or "").startswith(f"freezer_cinder_{volume.id}")]
+                if {"available", "uploading"} & set(made):  # uploading: Cinder waits for Glance
+                    break
+                assert proc.poll() is None, proc.communicate()
+                time.sleep(0.2)
+            else:
+                pytest.fail("the temporary volume never became available")
+            proc.send_signal(signal.SIGINT)
+        except BaseException:
             proc.kill()
+            raise
+    _, err = proc.communicate(timeout=900)  # the cleanup waits for each temporary to settle, then removes it
     assert proc.returncode == 8, err  # interrupted
     assert "Traceback" not in err
-    assert _temporaries(cloud, volume.id) == []
+    assert temporaries(cloud, volume.id) == []
     assert not [p for p in (tmp_path / "c").rglob("metadata") if p.is_file()]
 
 

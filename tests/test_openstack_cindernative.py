@@ -9,42 +9,23 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.services import Service
-from tests.services.openstack import agent, connection, paused, start_agent, wait_for_log
+from tests.services.openstack import agent, backing_file, new_volume, paused, start_agent, wait_for_log
 
 MIB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def cloud(openstack_cloud: Service) -> Iterator[Any]:
-    conn = connection(openstack_cloud)
-    yield conn
-    conn.close()
-
-
-def _backing_file(service: Service, volume_id: str) -> Path:
-    return Path(service.env["OSBED"]) / "cinder" / "export" / f"volume-{volume_id}"
-
-
 def _write(service: Service, volume_id: str, data: bytes) -> None:
-    with _backing_file(service, volume_id).open("r+b") as f:
+    with backing_file(service, volume_id).open("r+b") as f:
         f.write(data)
 
 
 def _read(service: Service, volume_id: str, size: int) -> bytes:
-    with _backing_file(service, volume_id).open("rb") as f:
+    with backing_file(service, volume_id).open("rb") as f:
         return f.read(size)
-
-
-def _new_volume(cloud: Any, name: str) -> Any:
-    volume = cloud.block_storage.create_volume(size=1, name=name)
-    return cloud.block_storage.wait_for_status(volume, "available", failures=["error"], wait=300)
 
 
 def _backups(cloud: Any, volume_id: str) -> list[Any]:
@@ -62,7 +43,7 @@ def _wait_no_backups(cloud: Any, volume_id: str) -> list[Any]:
 
 def test_note_command_full_then_incremental_and_restore_by_date(openstack_cloud: Service, cloud: Any,
                                                                 tmp_path: Path) -> None:
-    volume = _new_volume(cloud, "data-vol")
+    volume = new_volume(cloud, "data-vol")
     first_bytes, second_bytes = os.urandom(MIB), os.urandom(MIB)
     _write(openstack_cloud, volume.id, first_bytes)
     note = ["--mode", "cindernative", "--cindernative-vol-id", volume.id, "--backup-name", "cinder_backup"]
@@ -95,7 +76,7 @@ def test_note_command_full_then_incremental_and_restore_by_date(openstack_cloud:
 
 
 def test_timeout_names_the_backup_and_leaves_nothing(openstack_cloud: Service, cloud: Any, tmp_path: Path) -> None:
-    volume = _new_volume(cloud, "slow-vol")
+    volume = new_volume(cloud, "slow-vol")
     log = tmp_path / "agent.log"
     with paused(openstack_cloud, "cinder/backup"):  # the backup stays 'creating' past --timeout
         proc = start_agent(openstack_cloud, "--mode", "cindernative", "--cindernative-vol-id", volume.id,

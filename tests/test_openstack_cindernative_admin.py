@@ -8,7 +8,6 @@ cutoffs and what remains is checked through Cinder's API.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,7 @@ from typing import Any
 import pytest
 
 from tests.services import Service
-from tests.services.openstack import agent, connection
-
-
-@pytest.fixture(scope="module")
-def cloud(openstack_cloud: Service) -> Iterator[Any]:
-    conn = connection(openstack_cloud)
-    yield conn
-    conn.close()
+from tests.services.openstack import agent
 
 
 def _iso(ts: int) -> str:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.services import Service
-from tests.services.openstack import agent, connection
+from tests.services.openstack import agent
 
 
 class _Listener:
@@ -52,13 +50,6 @@ def test_local_file_backup_never_contacts_keystone(sample_tree: Path, tmp_path: 
     assert (tmp_path / "out" / "blob.bin").read_bytes() == (sample_tree / "blob.bin").read_bytes()
     keystone.sock.close()
     assert keystone.connections == 0
-
-
-@pytest.fixture(scope="module")
-def cloud(openstack_cloud: Service) -> Iterator[Any]:
-    conn = connection(openstack_cloud)
-    yield conn
-    conn.close()
 
 
 def _image(cloud: Any, name: str) -> Any:

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.services import Service
-from tests.services.openstack import agent, connection
-
-
-@pytest.fixture(scope="module")
-def cloud(openstack_cloud: Service) -> Iterator[Any]:
-    conn = connection(openstack_cloud)
-    yield conn
-    conn.close()
+from tests.services.openstack import agent
 
 
 def _upload(cloud: Any, name: str, payload: bytes, **props: str) -> Any:

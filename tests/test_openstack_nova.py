@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.services import Service
-from tests.services.openstack import agent, connection
-
-
-@pytest.fixture(scope="module")
-def cloud(openstack_nova: Service) -> Iterator[Any]:
-    conn = connection(openstack_nova)
-    yield conn
-    conn.close()
+from tests.services.openstack import agent
 
 
 def _boot(cloud: Any, tmp_path: Path, name: str) -> Any:

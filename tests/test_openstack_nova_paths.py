@@ -12,23 +12,15 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.services import Service
-from tests.services.openstack import agent, connection, start_agent
+from tests.services.openstack import agent, backing_file, start_agent
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def cloud(openstack_nova: Service) -> Iterator[Any]:
-    conn = connection(openstack_nova)
-    yield conn
-    conn.close()
 
 
 def _flavor(cloud: Any) -> Any:
@@ -104,17 +96,13 @@ def test_project_backup_restores_every_instance(openstack_nova: Service, cloud: 
     tenant.close()
 
 
-def _backing_file(service: Service, volume_id: str) -> Path:
-    return Path(service.env["OSBED"]) / "cinder" / "export" / f"volume-{volume_id}"
-
-
 def test_boot_from_volume_goes_through_a_volume_snapshot(openstack_nova: Service, cloud: Any,
                                                          tmp_path: Path) -> None:
     image = _base_image(cloud, "bfv-base")
     root = cloud.block_storage.create_volume(size=1, name="bfv-root", image_id=image.id)
     root = cloud.block_storage.wait_for_status(root, "available", failures=["error"], wait=600)
     disk = os.urandom(MIB)
-    with _backing_file(openstack_nova, root.id).open("r+b") as f:
+    with backing_file(openstack_nova, root.id).open("r+b") as f:
         f.write(disk)
     server = cloud.compute.create_server(
         name="bfv", flavor_id=_flavor(cloud).id, networks="none",
@@ -135,7 +123,7 @@ def test_boot_from_volume_goes_through_a_volume_snapshot(openstack_nova: Service
     assert len(new) == 1 and new[0].status == "ACTIVE" and not new[0].image.get("id")
     volumes = [v for v in cloud.block_storage.volumes() if v.name == new[0].name]
     assert len(volumes) == 1 and volumes[0].status == "in-use"
-    with _backing_file(openstack_nova, volumes[0].id).open("rb") as f:
+    with backing_file(openstack_nova, volumes[0].id).open("rb") as f:
         assert f.read(MIB) == disk
     assert {i.id for i in cloud.image.images()} == before["images"]  # the way into the volume is gone too
 

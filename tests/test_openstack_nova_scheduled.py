@@ -20,16 +20,8 @@ import pytest
 from tests.api.server import ApiServer, start_api, stop_api
 from tests.scheduler.conftest import SchedulerProcess, wait_for
 from tests.services import Service
-from tests.services.openstack import connection
 
 CLIENT = "localhost.localdomain"
-
-
-@pytest.fixture(scope="module")
-def cloud(openstack_nova: Service) -> Iterator[Any]:
-    conn = connection(openstack_nova)
-    yield conn
-    conn.close()
 
 
 @pytest.fixture(scope="module")

@@ -27,14 +27,7 @@ from freezer_openstack import Cloud
 from freezer_core.errors import ModeError
 from freezer_core.testing.trees import File, make_tree, tree_state
 from tests.services import Service
-from tests.services.openstack import agent, connection, paused, start_agent, wait_for_log
-
-
-@pytest.fixture(scope="module")
-def cloud(openstack_cloud: Service) -> Iterator[Any]:
-    conn = connection(openstack_cloud)
-    yield conn
-    conn.close()
+from tests.services.openstack import agent, backing_file, new_volume, paused, start_agent, temporaries, wait_for_log
 
 
 @pytest.fixture
@@ -48,42 +41,25 @@ def our_cloud(openstack_cloud: Service, monkeypatch: pytest.MonkeyPatch) -> Iter
     made.close()
 
 
-def _backing_file(service: Service, volume_id: str) -> Path:
-    return Path(service.env["OSBED"]) / "cinder" / "export" / f"volume-{volume_id}"
-
-
-def _new_volume(cloud: Any, name: str) -> Any:
-    volume = cloud.block_storage.create_volume(size=1, name=name)
-    return cloud.block_storage.wait_for_status(volume, "available", failures=["error"], wait=300)
-
-
 def _files(path: Path) -> dict[str, Any]:
     with Mounted(path, read_only=True) as directory:
         return {k: v for k, v in tree_state(directory).items() if not k.startswith("lost+found")}
 
 
-def _temporaries(cloud: Any, volume_id: str) -> list[str]:
-    left = [f"snapshot {s.id} ({s.status})" for s in cloud.block_storage.snapshots(details=True)
-            if s.volume_id == volume_id]
-    left += [f"volume {v.id} {v.name} ({v.status})" for v in cloud.block_storage.volumes()
-             if (v.name or "").startswith("freezer_")]
-    return left
-
-
 def test_os_brick_attaches_the_volume_file_cinder_exports(openstack_cloud: Service, cloud: Any,
                                                          our_cloud: Cloud) -> None:
-    volume = _new_volume(cloud, "brick-probe")
+    volume = new_volume(cloud, "brick-probe")
     props = attach.connector_properties("freezer-test-host")
     assert props["host"] == "freezer-test-host" and props["os_type"] == "linux"
     info = attach.initialize_connection(our_cloud, volume.id, props)
     assert info["driver_volume_type"] == "nfs"
     assert info["data"]["name"] == f"volume-{volume.id}" and ":" in info["data"]["export"]
     initiator, device = attach.connect(info)
-    assert os.path.samefile(device["path"], _backing_file(openstack_cloud, volume.id))
+    assert os.path.samefile(device["path"], backing_file(openstack_cloud, volume.id))
     initiator.disconnect_volume(info["data"], device)
 
     with attach.attached(our_cloud, volume.id) as path:
-        assert os.path.samefile(path, _backing_file(openstack_cloud, volume.id))
+        assert os.path.samefile(path, backing_file(openstack_cloud, volume.id))
         assert cloud.block_storage.get_volume(volume.id).status == "in-use"  # Cinder recorded the attachment
     assert cloud.block_storage.get_volume(volume.id).status == "available"  # and its end
     cloud.block_storage.delete_volume(volume.id)
@@ -91,7 +67,7 @@ def test_os_brick_attaches_the_volume_file_cinder_exports(openstack_cloud: Servi
 
 def test_os_brick_cannot_mount_nfs_here_and_says_so(openstack_cloud: Service, cloud: Any, our_cloud: Cloud,
                                                     tmp_path: Path) -> None:
-    volume = _new_volume(cloud, "brick-nomount")
+    volume = new_volume(cloud, "brick-nomount")
     info = attach.initialize_connection(our_cloud, volume.id, attach.connector_properties())
     info["mount_point_base"] = str(tmp_path / "mnt")  # a mount point where the share is not mounted yet
     with pytest.raises(ModeError, match="os-brick could not attach the volume over nfs: NFS mount failed for share"):
@@ -102,8 +78,8 @@ def test_os_brick_cannot_mount_nfs_here_and_says_so(openstack_cloud: Service, cl
 
 def test_note_flow_backup_incremental_and_restore_into_a_new_volume(openstack_cloud: Service, cloud: Any,
                                                                    tmp_path: Path) -> None:
-    volume = _new_volume(cloud, "brick-data")
-    backing = _backing_file(openstack_cloud, volume.id)
+    volume = new_volume(cloud, "brick-data")
+    backing = backing_file(openstack_cloud, volume.id)
     subprocess.run(["mkfs.ext4", "-q", "-F", str(backing)], check=True)
     with Mounted(backing, read_only=False) as directory:
         make_tree(directory, {"etc/app.conf": File(b"port=1\n"), "data/blob.bin": File(os.urandom(300_000)),
@@ -115,7 +91,7 @@ def test_note_flow_backup_incremental_and_restore_into_a_new_volume(openstack_cl
 
     first = agent(openstack_cloud, *common, "--incremental", "--metadata-out", str(tmp_path / "m0.json"))
     assert first.returncode == 0, first.stderr
-    assert _temporaries(cloud, volume.id) == []
+    assert temporaries(cloud, volume.id) == []
     with Mounted(backing, read_only=False) as directory:
         (directory / "etc/app.conf").write_bytes(b"port=2\n")
         (directory / "old.txt").unlink()
@@ -124,19 +100,19 @@ def test_note_flow_backup_incremental_and_restore_into_a_new_volume(openstack_cl
     assert second.returncode == 0, second.stderr
     assert json.loads((tmp_path / "m1.json").read_text())["curr_backup_level"] == 1
     assert [p.parts[-5] for p in (tmp_path / "c").rglob("engine_metadata")] == ["osbrick", "osbrick"]
-    assert _temporaries(cloud, volume.id) == []
+    assert temporaries(cloud, volume.id) == []
 
     before = {v.id for v in cloud.block_storage.volumes()}
     restored = agent(openstack_cloud, "--action", "restore", *common)
     assert restored.returncode == 0, restored.stderr
     [made] = [v for v in cloud.block_storage.volumes() if v.id not in before]
     assert made.name.startswith("brick-data~") and made.status == "available" and made.size == 1
-    assert _files(_backing_file(openstack_cloud, made.id)) == expected
+    assert _files(backing_file(openstack_cloud, made.id)) == expected
     cloud.block_storage.delete_volume(made.id)
 
 
 def test_a_timeout_leaves_no_snapshot_or_volume(openstack_cloud: Service, cloud: Any, tmp_path: Path) -> None:
-    volume = _new_volume(cloud, "brick-slow")
+    volume = new_volume(cloud, "brick-slow")
     log = tmp_path / "agent.log"
     with paused(openstack_cloud, "cinder/volume"):  # the snapshot stays 'creating' past --timeout
         proc = start_agent(openstack_cloud, "--mode", "cinderbrick", "--cinderbrick-vol-id", volume.id,
@@ -146,4 +122,4 @@ def test_a_timeout_leaves_no_snapshot_or_volume(openstack_cloud: Service, cloud:
     _, err = proc.communicate(timeout=600)
     assert proc.returncode != 0 and "timed out after 1 s waiting for snapshot" in err
     assert "Traceback" not in err
-    assert _temporaries(cloud, volume.id) == []
+    assert temporaries(cloud, volume.id) == []

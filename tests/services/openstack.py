@@ -10,7 +10,10 @@ free ports, so beds of several sessions on one machine never meet; only the
 venvs are shared, in ``~/.cache/freezer-services/openstack`` (override with
 ``OSBED_CACHE``), installed on first use under a file lock.  ``env`` holds
 the ``OS_*`` variables of an admin openrc, ``OSBED`` (the bed's directory)
-and the ports.  A bed that fails to start fails the tests.
+and the ports.  A bed that fails to start fails the tests.  The tests share
+the ``cloud`` (an admin connection) and ``tenant`` (a fresh project)
+fixtures and the functions below: run the agent, freeze a daemon, find a
+volume's bytes, list what Freezer may have left behind.
 
 To iterate on tests without a cold start each time, start a bed by hand
 (``OSBED=/tmp/mybed tests/services/openstack/all_start.sh``) and point
@@ -28,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +167,65 @@ def openstack_nova(openstack_cloud: Service) -> Service:
     if _Bed.nova_failure:
         pytest.fail(_Bed.nova_failure, pytrace=False)  # once tried, never restarted within the session
     return openstack_cloud
+
+
+@pytest.fixture(scope="module")
+def cloud(openstack_cloud: Service) -> Iterator[Any]:
+    """An admin connection to the bed for one test module.
+
+    A test that also asks for ``openstack_nova`` gets Nova in the catalog: the
+    session fixture is set up before this module one.
+    """
+    conn = connection(openstack_cloud)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def tenant(openstack_cloud: Service, cloud: Any) -> Iterator[Project]:
+    """A fresh project of this module, the bed's admin user an admin in it (own quotas, nothing of other tests)."""
+    made = cloud.identity.create_project(name=f"freezer-tenant-{os.urandom(4).hex()}", domain_id="default")
+    me = cloud.identity.find_user(openstack_cloud.env["OS_USERNAME"])
+    cloud.identity.assign_project_role_to_user(made, me, cloud.identity.find_role("admin"))
+    conn = cloud.connect_as_project({"id": made.id, "domain_id": made.domain_id})
+    yield Project(made.id, made.name, conn)
+    conn.close()
+
+
+@dataclass
+class Project:
+    """A project of the bed: its id and name, and an admin connection scoped to it."""
+
+    id: str
+    name: str
+    conn: Any
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The ``OS_*`` overrides that log the agent into this project."""
+        return {"OS_PROJECT_NAME": self.name, "OS_PROJECT_DOMAIN_NAME": "Default"}
+
+
+def backing_file(service: Service, volume_id: str) -> Path:
+    """The file holding a volume's bytes (the NFS driver keeps it as ``volume-<id>`` on the share)."""
+    return Path(service.env["OSBED"]) / "cinder" / "export" / f"volume-{volume_id}"
+
+
+def new_volume(conn: Any, name: str) -> Any:
+    """A blank 1 GiB volume (Cinder's minimum), once available."""
+    volume = conn.block_storage.create_volume(size=1, name=name)
+    return conn.block_storage.wait_for_status(volume, "available", failures=["error"], wait=300)
+
+
+def temporaries(conn: Any, volume_id: str, prefix: str = "freezer_") -> list[str]:
+    """Every snapshot of the volume, and every volume and image named like Freezer's temporaries, in any project."""
+    left = [f"snapshot {s.id} ({s.status})" for s in conn.block_storage.snapshots(details=True, all_projects=True)
+            if s.volume_id == volume_id]
+    left += [f"volume {v.id} {v.name} ({v.status})" for v in conn.block_storage.volumes(all_projects=True)
+             if (v.name or "").startswith(prefix)]
+    left += [f"image {i.id} {i.name} ({i.status})" for i in conn.image.images()
+             if (i.name or "").startswith(prefix)]
+    return left
 
 
 def connection(service: Service) -> Any:

@@ -16,7 +16,7 @@ mkdir -p "$MNT"
 grep -q " $MNT " /proc/mounts || mount --bind "$BASE/export" "$MNT"
 echo "$SHARE" > "$BASE/nfs_shares"
 cp "$VENV/etc/cinder/api-paste.ini" "$BASE/api-paste.ini"
-cat > "$BASE/cinder.conf" <<CONF
+{ cat <<CONF
 [DEFAULT]
 transport_url = rabbit://guest:guest@127.0.0.1:$RABBIT_PORT/
 auth_strategy = keystone
@@ -40,37 +40,8 @@ quota_backups = 1000
 quota_backup_gigabytes = 100000
 rootwrap_config = $BASE/rootwrap.conf
 api_paste_config = $BASE/api-paste.ini
-[database]
-connection = mysql+pymysql://cinder:$SERVICE_PASSWORD@localhost/cinder?unix_socket=$OSBED/mariadb/mysqld.sock
 [oslo_concurrency]
 lock_path = $BASE/lock
-[keystone_authtoken]
-www_authenticate_uri = $KS_URL
-auth_url = $KS_URL
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = cinder
-password = $SERVICE_PASSWORD
-service_token_roles_required = true
-[nova]
-auth_url = $KS_URL
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = cinder
-password = $SERVICE_PASSWORD
-[service_user]
-send_service_user_token = true
-auth_url = $KS_URL
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = cinder
-password = $SERVICE_PASSWORD
 [privsep_osbrick]
 helper_command = $VENV/bin/privsep-helper --config-file $BASE/cinder.conf --privsep_context os_brick.privileged.default --privsep_sock_path $BASE/state/osbrick.sock
 [nfs1]
@@ -83,6 +54,10 @@ nfs_sparsed_volumes = true
 nas_secure_file_operations = false
 nas_secure_file_permissions = false
 CONF
+database_conf cinder cinder; authtoken_conf cinder
+echo "[nova]"; ks_auth cinder
+echo "[service_user]"; echo "send_service_user_token = true"; ks_auth cinder
+} > "$BASE/cinder.conf"
 export PATH=$OSBED_HOME/bin:$VENV/bin:$PATH
 t0=$(date +%s.%N)
 if [ ! -f "$BASE/db.synced" ]; then

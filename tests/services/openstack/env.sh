@@ -63,3 +63,27 @@ save_sql() {
   mariadb-dump --socket="$OSBED/mariadb/mysqld.sock" --skip-dump-date --databases "$@" > "$OSBED_CACHE/schema/$key.sql.$$" &&
     mv "$OSBED_CACHE/schema/$key.sql.$$" "$OSBED_CACHE/schema/$key.sql"
 }
+
+# Configuration blocks every service of the bed writes the same way (each prints to stdout).
+# ks_auth USER: keystoneauth options logging USER (password $SERVICE_PASSWORD) into the service project.
+ks_auth() { cat <<CONF
+auth_url = $KS_URL
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = $1
+password = $SERVICE_PASSWORD
+CONF
+}
+# authtoken_conf USER: the [keystone_authtoken] section of a service API whose Keystone user is USER.
+authtoken_conf() {
+  printf '[keystone_authtoken]\nwww_authenticate_uri = %s\nservice_token_roles_required = true\n' "$KS_URL"
+  ks_auth "$1"
+}
+# database_conf USER DATABASE [SECTION]: a [database] section (or SECTION) reaching DATABASE of the bed's MariaDB
+# as USER, by its socket (mariadb_start.sh makes both).
+database_conf() {
+  printf '[%s]\nconnection = mysql+pymysql://%s:%s@localhost/%s?unix_socket=%s\n' "${3:-database}" "$1" \
+    "$SERVICE_PASSWORD" "$2" "$OSBED/mariadb/mysqld.sock"
+}

@@ -10,11 +10,14 @@ ensure_venv "$VENV" "glance==${GLANCE_VERSION:-33.0.0}" gunicorn openstacksdk Py
 "$OSBED_HOME/mariadb_start.sh" glance glance
 mkdir -p "$BASE"/{images,staging,tasks,log,lock}
 cp "$VENV/etc/glance/glance-api-paste.ini" "$BASE/glance-api-paste.ini"
-cat > "$BASE/glance-api.conf" <<CONF
+# Quotas are Keystone's unified limits (use_keystone_limits): the registered defaults (ks_limits.py) are generous,
+# so a test tightens one project's limits only.  oslo.limit reads them as the glance service user.
+{ cat <<CONF
 [DEFAULT]
 log_file = $BASE/log/glance-api.log
 enabled_backends = fs:file
 worker_self_reference_url = http://127.0.0.1:$GLANCE_PORT
+use_keystone_limits = true
 [glance_store]
 default_backend = fs
 [fs]
@@ -23,24 +26,15 @@ filesystem_store_datadir = $BASE/images
 filesystem_store_datadir = $BASE/staging
 [os_glance_tasks_store]
 filesystem_store_datadir = $BASE/tasks
-[database]
-connection = mysql+pymysql://glance:$SERVICE_PASSWORD@localhost/glance?unix_socket=$OSBED/mariadb/mysqld.sock
 [oslo_concurrency]
 lock_path = $BASE/lock
 [paste_deploy]
 flavor = keystone
-[keystone_authtoken]
-www_authenticate_uri = $KS_URL
-auth_url = $KS_URL
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = glance
-password = $SERVICE_PASSWORD
-memcached_servers =
-service_token_roles_required = true
+[oslo_limit]
+endpoint_service_type = image
+endpoint_region_name = RegionOne
 CONF
+ks_auth glance; database_conf glance glance; authtoken_conf glance; } > "$BASE/glance-api.conf"
 t0=$(date +%s.%N)
 if [ ! -f "$BASE/db.synced" ]; then
   key=glance-${GLANCE_VERSION:-33.0.0}
@@ -50,6 +44,8 @@ if [ ! -f "$BASE/db.synced" ]; then
   fi
   touch "$BASE/db.synced"
   "$KS_VENV/bin/python" "$OSBED_HOME/ks_register.py" glance image "http://127.0.0.1:$GLANCE_PORT"
+  "$KS_VENV/bin/python" "$OSBED_HOME/ks_limits.py" image image_count_total=100000 image_count_uploading=1000 \
+    image_size_total=10000000 image_stage_total=10000000
 fi
 t1=$(date +%s.%N); echo "glance db_sync+register: $(echo "$t1 - $t0" | bc) s"
 export OS_GLANCE_CONFIG_DIR=$BASE

@@ -48,27 +48,8 @@ mkdir -p "$BASE"/{log,state,lock,instances} "$PB/log"
 "$OSBED_HOME/mariadb_start.sh" nova nova_api nova_cell0 nova_cell1 placement
 DB=$OSBED/mariadb
 DBURL="mysql+pymysql://nova:$SERVICE_PASSWORD@localhost"; DBQ="?unix_socket=$DB/mysqld.sock"
-ksauth() { cat <<CONF
-auth_url = $KS_URL
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = $1
-password = $SERVICE_PASSWORD
-CONF
-}
-{ cat <<CONF
-[DEFAULT]
-[api]
-auth_strategy = keystone
-[placement_database]
-connection = $DBURL/placement$DBQ
-[keystone_authtoken]
-www_authenticate_uri = $KS_URL
-service_token_roles_required = true
-CONF
-ksauth placement; } > "$PB/placement.conf"
+{ printf '[DEFAULT]\n[api]\nauth_strategy = keystone\n'
+database_conf nova placement placement_database; authtoken_conf placement; } > "$PB/placement.conf"
 { cat <<CONF
 [DEFAULT]
 transport_url = rabbit://guest:guest@127.0.0.1:$RABBIT_PORT/
@@ -82,10 +63,6 @@ use_neutron = true
 auth_strategy = keystone
 [wsgi]
 api_paste_config = $BASE/api-paste.ini
-[api_database]
-connection = $DBURL/nova_api$DBQ
-[database]
-connection = $DBURL/nova_cell1$DBQ
 [oslo_concurrency]
 lock_path = $BASE/lock
 [glance]
@@ -107,13 +84,11 @@ ram = 1048576
 [libvirt]
 [vnc]
 enabled = false
-[keystone_authtoken]
-www_authenticate_uri = $KS_URL
-service_token_roles_required = true
 CONF
-ksauth nova; echo "[placement]"; echo "region_name = RegionOne"; ksauth placement
-echo "[neutron]"; echo "region_name = RegionOne"; ksauth nova
-echo "[service_user]"; echo "send_service_user_token = true"; ksauth nova
+database_conf nova nova_api api_database; database_conf nova nova_cell1; authtoken_conf nova
+echo "[placement]"; echo "region_name = RegionOne"; ks_auth placement
+echo "[neutron]"; echo "region_name = RegionOne"; ks_auth nova
+echo "[service_user]"; echo "send_service_user_token = true"; ks_auth nova
 } > "$BASE/nova.conf"
 cp "$VENV/etc/nova/api-paste.ini" "$BASE/api-paste.ini"
 # Neutron stand-in (see neutron_stub.py): real Neutron would need agents/port binding; nova's server GET needs it.

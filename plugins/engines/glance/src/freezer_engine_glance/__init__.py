@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from freezer_openstack import Cloud
-from freezer_openstack.images import ChunkReader, ImageStream, find_image, frame, image_chunks, upload_image
+from freezer_openstack.images import ImageStream, find_image, frame, image_chunks, restore_images, upload_image
 
 from freezer_core.contract import BackupStream, Engine, Options, Source
-from freezer_core.errors import IntegrityError
 
 __all__ = ["GlanceEngine"]
 
@@ -48,23 +47,7 @@ class GlanceEngine(Engine):
         return ImageStream(cloud, image, "glance", int(time.time()))
 
     def restore(self, chunks: Iterable[bytes], target: Path, level: int) -> None:
-        reader = ChunkReader(chunks)
-        header = reader.header()
-        kind = (header or {}).get("kind")
-        if header is None or kind not in ("glance", "glance-project"):
-            raise IntegrityError("this backup is not a glance backup written by Freezer: restore it with its engine")
-        if self.options.get("dry_run"):
-            LOG.info("dry run: would create the image(s) of the backup of %s", header["time_stamp"])
-            return
-        cloud = Cloud(self.options)
-        try:
-            if kind == "glance":
-                self._restore_one(cloud, header, iter(lambda: reader.read(1 << 20), b""))
-                return
-            while (part := reader.header()) is not None:
-                self._restore_one(cloud, part, reader.exactly(int(part["length"])))
-        finally:
-            cloud.close()
+        restore_images(self.options, chunks, "glance", self._restore_one, dry_run="create the image(s)")
 
     def _restore_one(self, cloud: Cloud, header: dict[str, Any], data: Iterator[bytes]) -> None:
         source = header["image"]

@@ -34,11 +34,11 @@ from typing import Any
 
 from freezer_openstack import Cloud, OpenStackError, Temporaries, check, volumes, wait_for
 from freezer_openstack.images import (
-    ChunkReader,
     ImageStream,
     delete_image,
     frame,
     image_chunks,
+    restore_images,
     upload_image,
     wait_image_active,
 )
@@ -58,6 +58,13 @@ BOOT_MICROVERSION = "2.37"
 def get_server(cloud: Cloud, server_id: str) -> dict[str, Any] | None:
     resp = cloud.conn.compute.get(f"/servers/{server_id}", raise_exc=False)
     return None if resp.status_code == 404 else dict(check(resp, f"reading instance {server_id}").json()["server"])
+
+
+def _snapshot_refusal(resp: Any, what: str) -> str:
+    """What a refused createImage is called: Nova answers Glance's image quota with HTTP 500, so say it is that."""
+    if resp.status_code == 500 and "HTTPOverLimit" in (resp.text or ""):
+        return f"snapshotting {what} (Glance refused the snapshot image: the project's image quota is exhausted)"
+    return f"snapshotting {what}"
 
 
 def _task_state(server: dict[str, Any]) -> str:
@@ -109,7 +116,7 @@ class NovaEngine(Engine):
                 body = {"createImage": {"name": name, "metadata": {"created_by": "freezer"}}}
                 resp = cloud.conn.compute.post(f"/servers/{server_id}/action", raise_exc=False,
                                                microversion=MICROVERSION, json=body)
-                image_id = check(resp, f"snapshotting {what}").json()["image_id"]
+                image_id = check(resp, _snapshot_refusal(resp, what)).json()["image_id"]
                 temporaries.add(f"image {image_id}", lambda: delete_image(cloud, image_id))
         image = wait_image_active(cloud, image_id, f"snapshot image {name} ({image_id}) of {what}")
         LOG.info("streaming snapshot of %s (%s bytes)", what, image.get("size"))
@@ -149,23 +156,7 @@ class NovaEngine(Engine):
     # ------------------------------------------------------------ restore
 
     def restore(self, chunks: Iterable[bytes], target: Path, level: int) -> None:
-        reader = ChunkReader(chunks)
-        header = reader.header()
-        kind = (header or {}).get("kind")
-        if header is None or kind not in ("nova", "nova-project"):
-            raise IntegrityError("this backup is not a nova backup written by Freezer: restore it with its engine")
-        if self.options.get("dry_run"):
-            LOG.info("dry run: would boot the instance(s) of the backup of %s", header["time_stamp"])
-            return
-        cloud = Cloud(self.options)
-        try:
-            if kind == "nova":
-                self._restore_one(cloud, header, iter(lambda: reader.read(1 << 20), b""))
-                return
-            while (part := reader.header()) is not None:
-                self._restore_one(cloud, part, reader.exactly(int(part["length"])))
-        finally:
-            cloud.close()
+        restore_images(self.options, chunks, "nova", self._restore_one, dry_run="boot the instance(s)")
 
     def _restore_one(self, cloud: Cloud, header: dict[str, Any], data: Iterable[bytes]) -> None:
         facts = header["resource"]

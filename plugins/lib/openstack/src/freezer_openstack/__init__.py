@@ -16,8 +16,10 @@ certificate checks.
 from __future__ import annotations
 
 import contextlib
+import html
 import logging
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -147,9 +149,21 @@ def check(resp: Any, what: str, ok: tuple[int, ...] = (200, 201, 202, 204)) -> A
         inner = next(iter(body.values())) if isinstance(body, dict) and len(body) == 1 else body
         reason = (inner.get("message") or inner.get("detail") or "") if isinstance(inner, dict) else ""
     except ValueError:
-        reason = (resp.text or "").strip()
+        reason = _page_text(resp.text or "")
     reason = _one_line(reason) or resp.reason or ""
     raise OpenStackError(f"{what} failed: HTTP {resp.status_code} {reason}".rstrip())
+
+
+def _page_text(text: str) -> str:
+    """The explanation in an error answered as a page rather than JSON.
+
+    Glance answers some errors (a quota exceeded among them) with an HTML page
+    whose boilerplate would fill the one line of the error; the service's own
+    words follow "The response body:".
+    """
+    plain = html.unescape(re.sub(r"<title>.*?</title>|<[^>]+>", " ", text, flags=re.S | re.I))
+    _, found, detail = plain.partition("The response body:")
+    return detail if found else plain
 
 
 def _one_line(value: Any) -> str:
