@@ -257,7 +257,12 @@ def agent(service: Service, *args: str, env: dict[str, str] | None = None,
 def start_agent(service: Service, *args: str) -> subprocess.Popen[str]:
     """Start ``freezer-agent`` as :func:`agent` runs it, without waiting (for tests that act while it runs)."""
     return subprocess.Popen([str(AGENT), *args], env=agent_env(service), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_interruptible)
+
+
+def _interruptible() -> None:
+    """Ctrl-C as a terminal gives it: a pytest started with ``&`` from a script passes SIGINT on ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _descendants(pid: int) -> list[int]:
