@@ -489,8 +489,8 @@ def repetition(tools: list[Tool], rows: dict[str, Row], pristine: Path, work: Pa
             restored[tool.key] = r
             row.verified.append(_verify(tool, src, target, manifest_a))
             live.append(tool)
-            print(f"  {tool.key:22s} full {m.wall:7.2f}s  restore {r.wall:7.2f}s  rss {m.rss_mib:6.1f} MiB  "
-                  f"{row.verified[-1]}", flush=True)
+            print(f"  {tool.key:22s} full {m.wall:7.2f}s  restore {r.wall:7.2f}s  "
+                  f"rss {m.rss_mib:6.1f} / {r.rss_mib:.1f} MiB  {row.verified[-1]}", flush=True)
         except Exception as exc:  # noqa: BLE001 - one tool failing must not lose the others' numbers
             row.error = str(exc)[:500]
             log.append(f"{tool.key}: {row.error}")

@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from keystoneauth1 import exceptions as ksa_exceptions
+
 from freezer_core.contract import BackupStream, Options
 from freezer_core.errors import IntegrityError
 from freezer_openstack import Cloud, OpenStackError, check
@@ -62,9 +64,21 @@ def find_image(cloud: Cloud, image_id: str | None, name: str | None) -> dict[str
 
 
 def delete_image(cloud: Cloud, image_id: str, attempts: int = 5) -> None:
-    """Delete the image; a 5xx answer (a busy Glance) is retried a few times before it is reported."""
+    """Delete the image; a 5xx answer (a busy Glance) or a dropped connection is retried a few times.
+
+    Glance closes the connection of an upload it refused (a quota) without
+    reading the rest, so the delete of that half-made image can meet the dead
+    connection first.
+    """
     for attempt in range(attempts):
-        resp = cloud.conn.image.delete(f"/images/{image_id}", raise_exc=False)
+        try:
+            resp = cloud.conn.image.delete(f"/images/{image_id}", raise_exc=False)
+        except ksa_exceptions.ConnectFailure as exc:
+            if attempt == attempts - 1:
+                raise
+            LOG.warning("connection lost deleting image %s (%s); retrying", image_id, exc)
+            time.sleep(1 + attempt)
+            continue
         if resp.status_code < 500 or attempt == attempts - 1:
             break
         LOG.warning("Glance answered HTTP %s deleting image %s; retrying", resp.status_code, image_id)
