@@ -99,7 +99,9 @@ for i in range(240):
         try:
             os.kill(int(open(f"{os.environ['OSBED']}/cinder/{n}.pid").read()), 0)
         except OSError:
-            sys.exit(f"cinder-{n} died, see {os.environ['OSBED']}/cinder/log/")
+            log = f"{os.environ['OSBED']}/cinder/log/{n}.log"
+            tail = open(log, errors="replace").read().splitlines()[-15:] if os.path.exists(log) else []
+            sys.exit(f"cinder-{n} died, see {os.environ['OSBED']}/cinder/log/; its last lines:\n" + "\n".join(tail))
     time.sleep(0.5)
 sys.exit(f"cinder not ready: {svcs}")
 PY

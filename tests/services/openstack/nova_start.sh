@@ -161,7 +161,11 @@ for i in range(360):
         try:
             os.kill(int(open(f"{O}/{d}/{n}.pid").read()), 0)
         except OSError:
-            sys.exit(f"{d}-{n} died, see {O}/{d}/log/")
+            tails = []
+            for f in (f"{O}/{d}/log/{n}.log", f"{O}/{d}/log/{n}.out"):
+                if os.path.exists(f):
+                    tails += open(f, errors="replace").read().splitlines()[-15:]
+            sys.exit(f"{d}-{n} died, see {O}/{d}/log/; its last lines:\n" + "\n".join(tails))
     time.sleep(0.5)
 sys.exit(f"nova not ready: {err}")
 PY
