@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.services import Service
-from tests.services.openstack import agent, backing_file, new_volume, paused, start_agent, wait_for_log
+from tests.services.openstack import agent, agent_timing_out, backing_file, new_volume
 
 MIB = 1024 * 1024
 
@@ -78,13 +78,11 @@ def test_note_command_full_then_incremental_and_restore_by_date(openstack_cloud:
 def test_timeout_names_the_backup_and_leaves_nothing(openstack_cloud: Service, cloud: Any, tmp_path: Path) -> None:
     volume = new_volume(cloud, "slow-vol")
     log = tmp_path / "agent.log"
-    with paused(openstack_cloud, "cinder/backup"):  # the backup stays 'creating' past --timeout
-        proc = start_agent(openstack_cloud, "--mode", "cindernative", "--cindernative-vol-id", volume.id,
-                           "--backup-name", "t", "--storage", "local", "--container", str(tmp_path / "c"),
-                           "--timeout", "1", "--log-file", str(log))
-        wait_for_log(proc, log, "removing temporary")
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode != 0
+    # cinder-backup frozen: the backup stays 'creating' past --timeout
+    code, err = agent_timing_out(openstack_cloud, "cinder/backup", log, "--mode", "cindernative",
+                                 "--cindernative-vol-id", volume.id, "--backup-name", "t", "--storage", "local",
+                                 "--container", str(tmp_path / "c"))
+    assert code != 0
     assert "timed out after 1 s waiting for cinder backup" in err
     assert "last state was 'creating'" in err and "Traceback" not in err
     assert _wait_no_backups(cloud, volume.id) == []  # the unfinished backup was removed from Cinder

@@ -27,7 +27,7 @@ from freezer_openstack import Cloud
 from freezer_core.errors import ModeError
 from freezer_core.testing.trees import File, make_tree, tree_state
 from tests.services import Service
-from tests.services.openstack import agent, backing_file, new_volume, paused, start_agent, temporaries, wait_for_log
+from tests.services.openstack import agent, agent_timing_out, backing_file, new_volume, temporaries
 
 
 @pytest.fixture
@@ -114,12 +114,10 @@ def test_note_flow_backup_incremental_and_restore_into_a_new_volume(openstack_cl
 def test_a_timeout_leaves_no_snapshot_or_volume(openstack_cloud: Service, cloud: Any, tmp_path: Path) -> None:
     volume = new_volume(cloud, "brick-slow")
     log = tmp_path / "agent.log"
-    with paused(openstack_cloud, "cinder/volume"):  # the snapshot stays 'creating' past --timeout
-        proc = start_agent(openstack_cloud, "--mode", "cinderbrick", "--cinderbrick-vol-id", volume.id,
-                           "--backup-name", "s", "--storage", "local", "--container", str(tmp_path / "c"),
-                           "--timeout", "1", "--log-file", str(log))
-        wait_for_log(proc, log, "removing temporary")
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode != 0 and "timed out after 1 s waiting for snapshot" in err
+    # cinder-volume frozen: the snapshot stays 'creating' past --timeout
+    code, err = agent_timing_out(openstack_cloud, "cinder/volume", log, "--mode", "cinderbrick",
+                                 "--cinderbrick-vol-id", volume.id, "--backup-name", "s", "--storage", "local",
+                                 "--container", str(tmp_path / "c"))
+    assert code != 0 and "timed out after 1 s waiting for snapshot" in err
     assert "Traceback" not in err
     assert temporaries(cloud, volume.id) == []

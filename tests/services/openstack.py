@@ -308,3 +308,16 @@ def wait_for_log(proc: subprocess.Popen[str], log: Path, text: str, timeout: flo
         if time.monotonic() > deadline:
             pytest.fail(f"freezer-agent did not log {text!r} within {timeout:g} s")
         time.sleep(0.2)
+
+
+def agent_timing_out(service: Service, frozen: str, log: Path, *args: str) -> tuple[int, str]:
+    """Run the agent with ``--timeout 1`` while the daemon ``frozen`` is paused (see :func:`paused`).
+
+    The daemon is resumed once the agent logs its cleanup, so the cleanup itself
+    still goes through the real APIs.  Returns the exit code and stderr.
+    """
+    with paused(service, frozen):
+        proc = start_agent(service, *args, "--timeout", "1", "--log-file", str(log))
+        wait_for_log(proc, log, "removing temporary")
+    _, err = proc.communicate(timeout=600)
+    return proc.returncode, err
