@@ -1,15 +1,17 @@
 """S3 storage: the container is ``bucket[/prefix]`` on AWS S3 or any S3-compatible server.
 
 Objects are keys under the prefix, laid out exactly as upstream Freezer lays
-them out, so either agent finds the other's backups.  One boto3 client is
+them out, so either agent finds the other's backups.  One botocore client is
 made per storage and shared by every thread (botocore clients are
 thread-safe), with a connection pool as large as the parallelism the core
 uses.  boto's own retries are kept few: the core retries whatever
 :meth:`S3Storage.is_permanent` calls transient, with its own backoff.
 
 Credentials come from ``--access-key``/``--secret-key`` (the CLI also reads
-``ACCESS_KEY``/``SECRET_KEY``); when those are absent boto3's usual chain
+``ACCESS_KEY``/``SECRET_KEY``); when those are absent botocore's usual chain
 decides (``AWS_*`` variables, ``AWS_PROFILE`` and ``~/.aws``, instance roles).
+The client loads lean copies of botocore's largest data files (see
+:mod:`freezer_storage_s3._lean_data`): ~10 MiB less memory.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from urllib3.exceptions import InsecureRequestWarning
 
 from freezer_core.contract import ObjectInfo, Options, Storage, StorageProperties, Upload
 from freezer_core.errors import ObjectNotFound, StorageError, ValidationError
 from freezer_storage_s3._errors import NOT_FOUND_CODES, error_code, is_transient, translate
+from freezer_storage_s3._lean_data import lean_data_dir
 from freezer_storage_s3._upload import MIN_PART_SIZE, S3Upload
 
 __all__ = ["S3Storage", "S3Upload"]
@@ -91,11 +94,14 @@ class S3Storage(Storage):
             s3={"addressing_style": "path"} if self.endpoint_url else None,
         )
         try:
-            session = boto3.session.Session(aws_access_key_id=access_key or None,
-                                            aws_secret_access_key=secret_key or None)
-            region = options.get("region") or session.region_name or DEFAULT_REGION
-            self.client: Any = session.client(
+            session = botocore.session.Session()
+            lean = lean_data_dir()
+            if lean:
+                session.get_component("data_loader").search_paths.insert(0, str(lean))
+            region = options.get("region") or session.get_config_variable("region") or DEFAULT_REGION
+            self.client: Any = session.create_client(
                 "s3", endpoint_url=self.endpoint_url, region_name=region, config=config,
+                aws_access_key_id=access_key or None, aws_secret_access_key=secret_key or None,
                 verify=False if options.get("insecure") else None)
             if options.get("insecure"):
                 # Asked for explicitly: say it once in the log, not once per request on stderr.
