@@ -499,7 +499,8 @@ def repetition(tools: list[Tool], rows: dict[str, Row], pristine: Path, work: Pa
         finally:
             shutil.rmtree(target, ignore_errors=True)
     counts = dataset.change(src, seed)
-    log.append(f"change step: {counts}")
+    if f"change step: {counts}" not in log:  # the same seeded step in every repetition: say it once
+        log.append(f"change step: {counts}")
     manifest_b = dataset.manifest(src)
     for tool in live:
         row = rows[tool.key]
