@@ -12,6 +12,7 @@ import tarfile
 import zlib
 
 import pytest
+import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -75,6 +76,24 @@ def test_command_line_tools_read_our_output(name: str, gzip_backend: str) -> Non
         pytest.fail(f"{CLI[name][0]} is required for this test")
     data = os.urandom(50_000) + b"freezer " * 20_000
     out = subprocess.run(CLI[name], input=_compress(name, data), capture_output=True, check=True)
+    assert out.stdout == data
+
+
+def test_zstd_is_independent_frames_of_frame_size() -> None:
+    """Each frame compresses on its own CPU; together they are one stream for ``zstd -d``."""
+    data = os.urandom(comp.FRAME_SIZE) + b"freezer " * (comp.FRAME_SIZE // 8) + b"tail"
+    stream = _compress("zstd", data)
+    sizes = []
+    rest = stream
+    while rest:
+        params = zstandard.get_frame_parameters(rest)
+        assert params.has_checksum
+        sizes.append(params.content_size)
+        one = zstandard.ZstdDecompressor().decompressobj()
+        one.decompress(rest)
+        rest = one.unused_data
+    assert sizes == [comp.FRAME_SIZE, comp.FRAME_SIZE, 4]
+    out = subprocess.run(CLI["zstd"], input=stream, capture_output=True, check=True)
     assert out.stdout == data
 
 

@@ -137,10 +137,7 @@ echo $! > "$PB/api.pid"
 nohup "$VENV/bin/gunicorn" --bind 127.0.0.1:$NOVA_PORT $G --pythonpath "$BASE" --access-logfile "$BASE/log/access.log" \
   nova_wsgi:application >"$BASE/log/api.log" 2>&1 &
 echo $! > "$BASE/api.pid"
-for s in conductor scheduler compute; do
-  nohup "$VENV/bin/nova-$s" --config-file "$BASE/nova.conf" --log-file "$BASE/log/$s.log" >"$BASE/log/$s.out" 2>&1 &
-  echo $! > "$BASE/$s.pid"
-done
+# The Python below starts nova-conductor, nova-scheduler and nova-compute, and waits for all of it to be up.
 VENV="$VENV" "$VENV/bin/python" - <<'PY'
 import os, subprocess, sys, time
 import openstack
@@ -157,6 +154,16 @@ def last_lines(d, n):
     return "\n".join(tails)
 
 
+def launch(n):
+    """Start nova-<n> in the background (as ``nohup``), its pid in nova/<n>.pid: at start-up and for a restart."""
+    with open(f"{O}/nova/log/{n}.out", "ab") as out:
+        p = subprocess.Popen(["nohup", f"{os.environ['VENV']}/bin/nova-{n}", "--config-file", f"{O}/nova/nova.conf",
+                              "--log-file", f"{O}/nova/log/{n}.log"], stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+    open(f"{O}/nova/{n}.pid", "w").write(str(p.pid))
+
+
+for n in ("conductor", "scheduler", "compute"):
+    launch(n)
 restarted = set()
 err = None
 for i in range(360):
@@ -179,11 +186,7 @@ for i in range(360):
             print(f"nova-{n} died during start-up, restarting it once; its last lines:\n{last_lines(d, n)}",
                   flush=True)
             restarted.add(n)
-            with open(f"{O}/nova/log/{n}.out", "ab") as out:
-                p = subprocess.Popen([f"{os.environ['VENV']}/bin/nova-{n}", "--config-file", f"{O}/nova/nova.conf",
-                                      "--log-file", f"{O}/nova/log/{n}.log"], stdout=out, stderr=out,
-                                     stdin=subprocess.DEVNULL)
-            open(f"{O}/nova/{n}.pid", "w").write(str(p.pid))
+            launch(n)
     time.sleep(0.5)
 sys.exit(f"nova not ready: {err}")
 PY

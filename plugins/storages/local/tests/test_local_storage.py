@@ -57,3 +57,22 @@ def test_full_disk_is_a_clear_error(tmp_path: Path) -> None:
         up.complete()
     up.abort()
     assert storage.size("d/data") is None
+
+
+def test_each_part_is_sent_to_disk_as_soon_as_it_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """So that complete()'s fsync waits for the last part only, not the whole object."""
+    advised: list[tuple[int, int, int]] = []
+    advise = os.posix_fadvise
+
+    def record(fd: int, offset: int, length: int, advice: int) -> None:
+        advised.append((offset, length, advice))
+        advise(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", record)
+    storage = LocalStorage(str(tmp_path), {})
+    up = storage.open_upload("d/data")
+    up.write_part(1, 5000, b"b" * 3000)  # parts may arrive out of order
+    up.write_part(0, 0, b"a" * 5000)
+    up.complete()
+    assert sorted(advised) == [(0, 5000, os.POSIX_FADV_DONTNEED), (5000, 3000, os.POSIX_FADV_DONTNEED)]
+    assert storage.get("d/data") == b"a" * 5000 + b"b" * 3000

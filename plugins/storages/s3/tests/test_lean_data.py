@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -60,6 +61,8 @@ def test_an_unwritable_cache_only_loses_the_saving(s3_server: Service, tmp_path:
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     assert lean_data_dir() is None
+    # Every later storage of this process knows it failed: no child is started again.
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("the failed write was tried again"))
     storage = S3Storage(f"{BUCKET}/lean-{uuid.uuid4().hex[:8]}", _options(s3_server))
     try:
         storage.put("x", b"still works")

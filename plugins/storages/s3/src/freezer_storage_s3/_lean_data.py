@@ -17,6 +17,7 @@ usual: only the memory saving is lost.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -40,16 +41,22 @@ def lean_data_dir() -> Path | None:
     target = cache / "freezer" / f"botocore-{botocore.__version__}"
     if (target / "endpoints.json").is_file() and (target / S3_MODEL).is_file():
         return target
+    return target if _made(target) else None
+
+
+@functools.cache
+def _made(target: Path) -> bool:
+    """Write ``target`` in a child process, once per process: an unwritable cache is not retried per storage."""
     try:
         done = subprocess.run([sys.executable, "-m", __name__, str(target)], capture_output=True, text=True,
                               timeout=120, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
         LOG.debug("lean botocore data not written: %s", exc)
-        return None
+        return False
     if done.returncode != 0:
         LOG.debug("lean botocore data not written: %s", done.stderr.strip()[-500:])
-        return None
-    return target
+        return False
+    return True
 
 
 def _without_documentation(node: Any) -> Any:
