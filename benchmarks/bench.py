@@ -517,7 +517,7 @@ def repetition(tools: list[Tool], rows: dict[str, Row], pristine: Path, work: Pa
             _check(r, f"{tool.key} restore of the chain")
             row.restore_chain.append(r)
             row.verified.append(_verify(tool, src, target, manifest_b))
-            print(f"  {tool.key:22s} incr {m.wall:7.2f}s  +{row.added[-1] / 1e6:8.1f} MB  chain restore "
+            print(f"  {tool.key:22s} incr {m.wall:7.2f}s  +{row.added[-1] / 1e6:10.3f} MB  chain restore "
                   f"{r.wall:7.2f}s  {row.verified[-1]}", flush=True)
         except Exception as exc:  # noqa: BLE001
             row.error = str(exc)[:500]

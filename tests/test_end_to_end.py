@@ -60,6 +60,26 @@ def test_full_incremental_restore(tmp_path, sample_tree, pass_file, compression,
     assert tree_state(out0) == state0
 
 
+def test_incremental_levels_favour_size(tmp_path, sample_tree, monkeypatch):
+    """Level 0 is compressed for speed, the small levels after it for size (docs/performance.md)."""
+    from freezer_core.actions import backup as backup_action
+
+    asked: list[bool] = []
+    real = backup_action.compressor
+
+    def recording(name, level=None, *, favour_size=False):
+        asked.append(favour_size)
+        return real(name, level, favour_size=favour_size)
+
+    monkeypatch.setattr(backup_action, "compressor", recording)
+    backup = _opts(tmp_path / "c", path_to_backup=str(sample_tree), incremental=True, max_level=3)
+    levels = [freezer_core.run(backup)["curr_backup_level"]]
+    (sample_tree / "added.txt").write_text("new")
+    levels.append(freezer_core.run(backup)["curr_backup_level"])
+    assert levels == [0, 1]
+    assert asked == [False, True]
+
+
 def _iso(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
 

@@ -6,6 +6,7 @@ import gzip
 import io
 import itertools
 import os
+import random
 import shutil
 import subprocess
 import tarfile
@@ -95,6 +96,31 @@ def test_zstd_is_independent_frames_of_frame_size() -> None:
     assert sizes == [comp.FRAME_SIZE, comp.FRAME_SIZE, 4]
     out = subprocess.run(CLI["zstd"], input=stream, capture_output=True, check=True)
     assert out.stdout == data
+
+
+def _log_lines(size: int) -> bytes:
+    """Log-like text (what increments are often made of), deterministic."""
+    rng = random.Random(7)
+    words = ["GET", "POST", "/api/v1/jobs", "/healthz", "200", "404", "INFO", "WARN", "served", "in", "ms"]
+    out = bytearray()
+    while len(out) < size:
+        out += f"2026-11-26T12:{rng.randrange(60):02d}:{rng.randrange(60):02d} ".encode()
+        out += " ".join(rng.choice(words) for _ in range(rng.randrange(4, 12))).encode()
+        out += f" {rng.randrange(100000)}\n".encode()
+    return bytes(out[:size])
+
+
+def test_gzip_favouring_size_writes_no_more_than_one_zlib_6_stream() -> None:
+    """Increments ask for it: zlib 9 instead of ISA-L, whose speed costs size on logs."""
+    assert comp._isal_zlib is not None, "isal is a dependency of freezer-core: reinstall it"
+    data = _log_lines(2 * comp.FRAME_SIZE + 12345)
+    dense = b"".join(apply([data], compressor("gzip", favour_size=True)))
+    fast = _compress("gzip", data)
+    assert gzip.decompress(dense) == data
+    one_stream = zlib.compressobj(6, zlib.DEFLATED, 31)
+    reference = one_stream.compress(data) + one_stream.flush()
+    assert len(dense) <= len(reference)  # three independent members, yet no larger than one zlib -6 stream
+    assert len(dense) < len(fast)
 
 
 def test_tar_z_reads_our_gzip(tmp_path: os.PathLike[str], gzip_backend: str) -> None:

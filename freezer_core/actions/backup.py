@@ -86,7 +86,7 @@ def run(action: Action, progress: Any = None) -> dict[str, Any]:
             tally = [0]
             stream = engine.backup(source, previous_state)
             try:
-                transforms = [compressor(action.compression)]
+                transforms = [compressor(action.compression, favour_size=level > 0)]
                 if passphrase is not None:
                     transforms.append(encryptor(passphrase, action.encrypt_format, salt=salt))
                 segments = upload(storage, ref.data_name,

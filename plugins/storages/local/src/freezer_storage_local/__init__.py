@@ -9,6 +9,7 @@ final name and renamed into place on completion: a crashed backup leaves a
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -174,10 +175,11 @@ class _LocalUpload(Upload):
                 written = os.pwrite(self.fd, view, at)
                 view = view[written:]
                 at += written
-            if _START_WRITEBACK is not None:
-                os.posix_fadvise(self.fd, offset, len(data), _START_WRITEBACK)
         except OSError as exc:
             raise _translate(exc, str(self.path)) from exc
+        if _START_WRITEBACK is not None:
+            with contextlib.suppress(OSError):  # advice only: a file system may not take it
+                os.posix_fadvise(self.fd, offset, len(data), _START_WRITEBACK)
 
     def complete(self) -> None:
         try:
