@@ -60,7 +60,7 @@ OUTPUT_LIMIT = 1 << 20
 """Largest piece a decompressor yields at once (bounds restore memory)."""
 
 GZIP_DEFAULT_LEVEL = 6
-GZIP_DENSE_LEVEL = 9  # increments (``favour_size``): never more bytes than ``gzip -6`` writes
+GZIP_DENSE_LEVEL = 9  # increments (``favour_size``): 1 MiB members ~1% smaller than one ``gzip -6`` stream
 ZSTD_DEFAULT_LEVEL = 1
 FRAME_SIZE = 1 << 20
 """Input bytes per gzip member or zstd frame: restarting the window costs ~0.1% (gzip), ~0.3% (zstd -1)."""
