@@ -49,6 +49,12 @@ class StorageProperties:
     """Largest single object, or None when unbounded."""
     min_part_size: int = 1
     """Smallest part of a multi-part upload except the last (S3: 5 MiB)."""
+    max_parts: int | None = None
+    """Most parts one upload may have (S3: 10 000), or None when unbounded.
+
+    With a limit, the core lets segments grow along an upload so that a large
+    backup never runs out of parts (see ``freezer_core.pipeline.transfer``).
+    """
 
 
 @dataclass(frozen=True)

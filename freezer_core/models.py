@@ -60,7 +60,7 @@ class Action(Mapping[str, Any]):
     encrypt_format: str = "freezer"
     exclude: str | None = None
     dereference_symlink: str | None = None
-    max_segment_size: int = 16777216
+    max_segment_size: int = 8388608
     rsync_block_size: int = 4096
     consistency_check: bool = False
     consistency_checksum: str | None = None

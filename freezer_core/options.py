@@ -149,7 +149,7 @@ OPTIONS: tuple[Option, ...] = (
     _o("exclude", group=_D, help="Glob of files to leave out."),
     _o("dereference_symlink", type="choice", choices=("soft", "hard", "all"), group=_D,
        help="Follow symbolic links (soft), hard links (hard) or both (all)."),
-    _o("max_segment_size", short="-M", type="size", default=16777216, group=_D,
+    _o("max_segment_size", short="-M", type="size", default=8388608, group=_D,
        help="Bytes per stored segment; sizes like 64M are accepted (about two are kept in memory)."),
     _o("rsync_block_size", type="size", default=4096, group=_D, help="Block size of the rsync engine."),
     _o("consistency_check", type="bool", default=False, negatable=True, group=_D,

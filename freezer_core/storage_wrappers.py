@@ -284,6 +284,7 @@ class MultiStorage(Storage):
             connections=min(p.connections for p in props),
             min_part_size=max(p.min_part_size for p in props),
             max_object_size=min((p.max_object_size for p in props if p.max_object_size), default=None),
+            max_parts=min((p.max_parts for p in props if p.max_parts), default=None),
         )
 
     def describe(self) -> str:

@@ -169,7 +169,7 @@ def test_help_lists_upstream_names() -> None:
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
     for text in ("--path-to-backup", "-F", "--nosync", "--no-incremental", "--encrypt-format",
-                 "[default: 16777216]"):
+                 "[default: 8388608]"):
         assert text in result.output
 
 

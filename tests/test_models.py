@@ -81,7 +81,7 @@ def test_defaults_are_upstreams() -> None:
     action = Action()
     assert (action.action, action.mode, action.engine_name, action.storage) == ("backup", "fs", "tar", "swift")
     assert (action.container, action.compression, action.max_segment_size) == (
-        "freezer_backups", "gzip", 16777216)  # upstream: 32 MiB; ours keeps two segments under 100 MiB
+        "freezer_backups", "gzip", 8388608)  # upstream: 32 MiB; ours keeps two segments under 100 MiB
     assert (action.rsync_block_size, action.timeout, action.ssh_port) == (4096, 120, 22)
     assert action.hostname == socket.gethostname()
     assert action.ssh_key == "~/.ssh/id_rsa"

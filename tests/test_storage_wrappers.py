@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from freezer_core.contract import StorageProperties
 from freezer_core.errors import ObjectNotFound, PermissionDenied, StorageError, TransientStorageError
 from freezer_core.pipeline.transfer import download, upload
 from freezer_core.storage_wrappers import MultiStorage, RetryingStorage, TokenBucket
@@ -111,6 +112,23 @@ def test_multi_storage_writes_everywhere_and_reads_from_any() -> None:
     assert a.objects["d/data"] == b.objects["d/data"] == b"x" * 1000
     a.objects.clear()
     assert b"".join(download(multi, "d/data", segments, segment_size=300)) == b"x" * 1000
+
+
+def test_multi_storage_takes_the_strictest_limits() -> None:
+    class Limited(MemoryStorage):
+        def __init__(self, props: StorageProperties) -> None:
+            super().__init__()
+            self.props = props
+
+        def properties(self) -> StorageProperties:
+            return self.props
+
+    multi = MultiStorage([Limited(StorageProperties(connections=8, min_part_size=5, max_parts=10_000)),
+                          Limited(StorageProperties(connections=2, max_parts=1000)),
+                          Limited(StorageProperties(connections=4, max_object_size=99))])
+    assert multi.properties() == StorageProperties(connections=2, min_part_size=5, max_object_size=99,
+                                                   max_parts=1000)
+    assert MultiStorage([MemoryStorage(), MemoryStorage()]).properties().max_parts is None
 
 
 def test_multi_storage_fails_loudly_when_one_write_fails() -> None:

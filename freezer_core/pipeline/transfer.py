@@ -1,8 +1,9 @@
 """Moving a stream to and from storage in checksummed segments, in parallel.
 
-A backup stream is cut into segments of a fixed size (the last may be
-shorter); each is hashed with SHA-256 and written as one part of a multi-part
-upload, several at once.  The list of :class:`Segment` goes into the backup's
+A backup stream is cut into segments of ``--max-segment-size`` (the last may
+be shorter; on a storage with a part limit they grow along the upload, see
+:func:`segment_size_at`); each is hashed with SHA-256 and written as one part of
+a multi-part upload, several at once.  The list of :class:`Segment` goes into the backup's
 metadata, so a restore can fetch segments ahead in parallel and verify each
 one before any byte of it reaches the decryptor or the engine.
 
@@ -33,20 +34,24 @@ from typing import Any, TypeVar
 from freezer_core.contract import Storage, Upload
 from freezer_core.errors import FreezerError, IntegrityError, ObjectNotFound, StorageError, ValidationError
 
-__all__ = ["MEMORY_BUDGET", "PIECE_SIZE", "Segment", "download", "rechunk", "upload"]
+__all__ = ["MEMORY_BUDGET", "PIECE_SIZE", "Segment", "download", "rechunk", "segment_size_at", "upload"]
 
 PIECE_SIZE = 1 << 20
 """Largest piece :func:`download` yields (a verified segment is handed on in pieces)."""
 
-MEMORY_BUDGET = 32 << 20
+MEMORY_BUDGET = 16 << 20
 """Segment bytes one upload keeps in memory (in flight + being filled); a download keeps one segment more.
 
-The default ``--max-segment-size`` (16 MiB) is half of it, so a backup fills
+The default ``--max-segment-size`` (8 MiB) is half of it, so a backup fills
 one segment while the previous one is written and a restore consumes one
-while the next is fetched.  A larger ``--max-segment-size`` raises an
-upload's budget to two of its segments: the user chose that memory.  Measured on the 1 GiB benchmark,
-this is what keeps the agent's peak RSS under 100 MiB (see
-``docs/performance.md``)."""
+while the next is fetched.  A larger segment raises an upload's budget to
+two of its segments: the memory the user chose (or a long upload grew to,
+see :func:`segment_size_at`).  Measured on the 1 GiB benchmark, 8 MiB segments
+in a 16 MiB budget keep every row under 100 MiB at the speed of 16 MiB ones
+in 32 MiB, which cost 16-17 MiB more (see ``docs/performance.md``)."""
+
+GROWTH_STEPS = 10
+"""On a storage with a part limit, segments double after each tenth of it (see :func:`segment_size_at`)."""
 
 _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
@@ -121,6 +126,28 @@ def _connections(storage: Storage, connections: int | None) -> int:
     return count
 
 
+def segment_size_at(number: int, first: int, max_parts: int | None) -> int:
+    """Size of segment ``number`` of an upload that starts with ``first``-byte segments.
+
+    Why grow: a part limit caps an object at limit x segment size -- on S3,
+    10 000 x 8 MiB = 78 GiB, found out only when part 10 000 is refused.
+    Doubling the size after each tenth of the limit keeps the first tenth
+    (7.8 GiB on S3) at the default memory, the next at twice that, and lets
+    one object reach ``first x limit/10 x 1023`` bytes (8 TiB from 8 MiB:
+    beyond S3's 5 TiB).  The sizes are recorded per segment, so a restore
+    needs no rule.  Without a limit every segment is ``first`` bytes.
+    """
+    if not max_parts:
+        return first
+    step = max(1, max_parts // GROWTH_STEPS)
+    return first << min(number // step, GROWTH_STEPS - 1)
+
+
+def _budget(size: int) -> int:
+    """Memory for an upload's segments while they are ``size`` bytes: two of them at least."""
+    return max(MEMORY_BUDGET, 2 * size)
+
+
 def _in_flight(connections: int, segment_size: int, budget: int = MEMORY_BUDGET) -> int:
     """Segments transferred at once: ``connections``, fewer when that would pass ``budget``.
 
@@ -130,26 +157,34 @@ def _in_flight(connections: int, segment_size: int, budget: int = MEMORY_BUDGET)
     return max(1, min(connections, budget // max(1, segment_size) - 1))
 
 
-def _segments(chunks: Iterable[bytes], size: int, make_room: Callable[[int], None]) -> Iterator[bytes]:
-    """Cut ``chunks`` into ``size``-byte segments (the last shorter, never empty), copying each byte once.
+def _segments(
+    chunks: Iterable[bytes], size_of: Callable[[int], int], make_room: Callable[[int, int], None]
+) -> Iterator[bytes]:
+    """Cut ``chunks`` into segments of ``size_of(number)`` bytes (the last shorter, never empty).
 
-    Why ``BytesIO``: its ``getvalue()`` hands over its buffer as the ``bytes``
-    object storages expect, without the second copy (and the second segment of
-    memory) that joining pieces or converting a bytearray would cost.
+    Each byte is copied once.  ``make_room(filling, size)`` is called before
+    the segment being filled (of ``size`` bytes when full) grows to
+    ``filling`` bytes.  Why ``BytesIO``: its ``getvalue()`` hands over its
+    buffer as the ``bytes`` object storages expect, without the second copy
+    (and the second segment of memory) that joining pieces or converting a
+    bytearray would cost.
     """
+    number, size = 0, size_of(0)
     segment = io.BytesIO()
     filled = 0
     for chunk in chunks:
         view = memoryview(chunk)
         while len(view) >= size - filled:
             take = size - filled
-            make_room(filled + take)
+            make_room(filled + take, size)
             segment.write(view[:take])
             yield segment.getvalue()
             segment, filled = io.BytesIO(), 0
+            number += 1
+            size = size_of(number)
             view = view[take:]
         if view:
-            make_room(filled + len(view))
+            make_room(filled + len(view), size)
             segment.write(view)
             filled += len(view)
     if filled:
@@ -181,14 +216,15 @@ def upload(
     failure -- in storage or in the producing iterator -- the upload is
     aborted and the error re-raised, leaving nothing under ``name``.
     """
-    size = max(segment_size, storage.properties().min_part_size)
-    if size < 1:
+    props = storage.properties()
+    first = max(segment_size, props.min_part_size)
+    if first < 1:
         raise ValidationError(f"segment size must be at least 1 byte, not {segment_size}")
-    # Segments larger than half the budget (a user's --max-segment-size) get room for two:
-    # one written while the next fills, the memory the user asked for by choosing them.
-    budget = max(MEMORY_BUDGET, 2 * size)
+
+    def size_of(number: int) -> int:
+        return segment_size_at(number, first, props.max_parts)
+
     workers = _connections(storage, connections)
-    limit = _in_flight(workers, size, budget)
     upload_ = _storage_call(storage, f"start writing {name}", lambda: storage.open_upload(name))
     pending: dict[Future[str], tuple[int, int, int]] = {}
     digests: dict[int, str] = {}
@@ -199,9 +235,9 @@ def upload(
             number, _, _ = pending.pop(future)
             digests[number] = future.result()  # re-raises a failed write
 
-    def make_room(filling: int) -> None:
-        """Before a segment grows to ``filling`` bytes: wait for writes until the budget allows it."""
-        while pending and filling + sum(length for _, _, length in pending.values()) > budget:
+    def make_room(filling: int, size: int) -> None:
+        """Before a ``size``-byte segment grows to ``filling`` bytes: wait for writes until its budget allows it."""
+        while pending and filling + sum(length for _, _, length in pending.values()) > _budget(size):
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             collect(done)
 
@@ -211,9 +247,10 @@ def upload(
         number = -1
         # Not ``enumerate``: it keeps its last (index, item) tuple alive until the next item, which
         # would pin each segment while the next one fills -- a whole segment outside the budget.
-        for data in _segments(chunks, size, make_room):
+        for data in _segments(chunks, size_of, make_room):
             number += 1
-            while len(pending) >= limit:
+            size = size_of(number)
+            while len(pending) >= _in_flight(workers, size, _budget(size)):
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 collect(done)
             future = executor.submit(_write_segment, storage, upload_, name, number, offset, data)

@@ -20,6 +20,8 @@ from freezer_core.errors import (
     TransientStorageError,
     ValidationError,
 )
+from freezer_core.models import Action
+from freezer_core.pipeline.transfer import segment_size_at
 from freezer_core.testing.storage import StorageTests
 from tests.services import Service, free_port
 
@@ -227,6 +229,10 @@ def test_describe_and_options() -> None:
     assert storage.key("a/b") == "some/prefix/a/b"
     props = storage.properties()
     assert props.min_part_size == 5 * MiB and props.connections >= 4 and props.max_object_size == 5 * 1024**4
+    # Within its 10 000 parts, an upload from the default segment size grows to S3's largest object.
+    first = Action().max_segment_size
+    assert props.max_parts == 10_000
+    assert sum(segment_size_at(n, first, props.max_parts) for n in range(props.max_parts)) >= props.max_object_size
     with pytest.raises(ValidationError, match="--access-key and --secret-key"):
         S3Storage("bucket", {"access_key": "only-half"})
     with pytest.raises(ValidationError, match="--container"):

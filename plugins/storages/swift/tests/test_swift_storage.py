@@ -113,6 +113,9 @@ def test_slo_option(swift_server: Service, container: str) -> None:
     assert sum(o.size for o in store.walk()) == 601  # the manifest counts 0, its segments count
     store.delete(DATA)
     assert list(store.walk()) == []
+    # One SLO manifest lists at most 1000 segments, so the core grows them along a long upload.
+    assert store.properties().max_parts == 1000
+    assert _open(swift_server, container).properties().max_parts is None  # a DLO has no limit
 
 
 def test_abort_removes_segments(storage: SwiftStorage) -> None:

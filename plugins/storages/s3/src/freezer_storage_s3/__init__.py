@@ -31,7 +31,7 @@ from freezer_core.contract import ObjectInfo, Options, Storage, StoragePropertie
 from freezer_core.errors import ObjectNotFound, StorageError, ValidationError
 from freezer_storage_s3._errors import NOT_FOUND_CODES, error_code, is_transient, translate
 from freezer_storage_s3._lean_data import lean_data_dir
-from freezer_storage_s3._upload import MIN_PART_SIZE, S3Upload
+from freezer_storage_s3._upload import MAX_PARTS, MIN_PART_SIZE, S3Upload
 
 __all__ = ["S3Storage", "S3Upload"]
 
@@ -297,7 +297,7 @@ class S3Storage(Storage):
 
     def properties(self) -> StorageProperties:
         return StorageProperties(connections=CONNECTIONS, max_object_size=MAX_OBJECT_SIZE,
-                                 min_part_size=MIN_PART_SIZE)
+                                 min_part_size=MIN_PART_SIZE, max_parts=MAX_PARTS)
 
     def is_permanent(self, exc: BaseException) -> bool:
         return not is_transient(exc)

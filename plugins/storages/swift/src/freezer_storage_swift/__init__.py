@@ -38,6 +38,8 @@ DEFAULT_CONTAINER = "freezer_backups"
 SEGMENTS = "segments"
 CONNECTIONS = 4
 LISTING_PAGE = 10000
+SLO_MAX_SEGMENTS = 1000
+"""Swift's default ``max_manifest_segments``: the most segments one SLO manifest may list."""
 """Swift's default (and usual maximum) container listing limit."""
 _T = TypeVar("_T")
 _Names = list[tuple[str, str]]
@@ -281,7 +283,8 @@ class SwiftStorage(Storage):
     # ------------------------------------------------------------ behaviour
 
     def properties(self) -> StorageProperties:
-        return StorageProperties(connections=CONNECTIONS)
+        # A DLO has no segment limit; an SLO manifest lists at most Swift's max_manifest_segments.
+        return StorageProperties(connections=CONNECTIONS, max_parts=SLO_MAX_SEGMENTS if self.slo else None)
 
     def is_permanent(self, exc: BaseException) -> bool:
         return not is_transient(exc)
