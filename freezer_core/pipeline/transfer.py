@@ -50,8 +50,8 @@ see :func:`segment_size_at`).  Measured on the 1 GiB benchmark, 8 MiB segments
 in a 16 MiB budget keep every row under 100 MiB at the speed of 16 MiB ones
 in 32 MiB, which cost 16-17 MiB more (see ``docs/performance.md``)."""
 
-GROWTH_STEPS = 10
-"""On a storage with a part limit, segments double after each tenth of it (see :func:`segment_size_at`)."""
+GROWTH_DOUBLINGS = 9
+"""Under a part limit a segment grows to at most 512 x the size asked for (4 GiB from 8 MiB: S3 allows 5)."""
 
 _T = TypeVar("_T")
 _log = logging.getLogger(__name__)
@@ -130,17 +130,21 @@ def segment_size_at(number: int, first: int, max_parts: int | None) -> int:
     """Size of segment ``number`` of an upload that starts with ``first``-byte segments.
 
     Why grow: a part limit caps an object at limit x segment size -- on S3,
-    10 000 x 8 MiB = 78 GiB, found out only when part 10 000 is refused.
-    Doubling the size after each tenth of the limit keeps the first tenth
-    (7.8 GiB on S3) at the default memory, the next at twice that, and lets
-    one object reach ``first x limit/10 x 1023`` bytes (8 TiB from 8 MiB:
-    beyond S3's 5 TiB).  The sizes are recorded per segment, so a restore
-    needs no rule.  Without a limit every segment is ``first`` bytes.
+    10 000 x 8 MiB = 78 GiB, found out only when part 10 000 is refused.  The
+    first 40% of the parts keep the size asked for (and its memory: on S3,
+    backups up to 31 GiB); after that the size doubles every 4% of the parts,
+    nine times at most, so one upload holds about 160 x ``first`` x limit
+    bytes (12 TiB from 8 MiB on S3, beyond its 5 TiB).  Sizes are recorded
+    per segment, so a restore needs no rule.  Without a limit, every segment
+    is ``first`` bytes.
     """
     if not max_parts:
         return first
-    step = max(1, max_parts // GROWTH_STEPS)
-    return first << min(number // step, GROWTH_STEPS - 1)
+    held = max_parts * 2 // 5
+    if number < held:
+        return first
+    step = max(1, max_parts // 25)
+    return first << min(GROWTH_DOUBLINGS, 1 + (number - held) // step)
 
 
 def _budget(size: int) -> int:

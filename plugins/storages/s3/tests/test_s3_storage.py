@@ -232,7 +232,9 @@ def test_describe_and_options() -> None:
     # Within its 10 000 parts, an upload from the default segment size grows to S3's largest object.
     first = Action().max_segment_size
     assert props.max_parts == 10_000
-    assert sum(segment_size_at(n, first, props.max_parts) for n in range(props.max_parts)) >= props.max_object_size
+    sizes = [segment_size_at(n, first, props.max_parts) for n in range(props.max_parts)]
+    assert sum(sizes) >= props.max_object_size and max(sizes) <= 5 * 1024**3  # S3's largest part
+    assert sum(sizes[:4000]) > 30 * 1024**3  # backups up to 30 GiB keep the default segments
     with pytest.raises(ValidationError, match="--access-key and --secret-key"):
         S3Storage("bucket", {"access_key": "only-half"})
     with pytest.raises(ValidationError, match="--container"):
