@@ -66,17 +66,34 @@ class PidFile:
         return None
 
     def stop(self, timeout: float = 60.0) -> int | None:
-        """SIGTERM the running scheduler and wait for it to release the file; its pid or None."""
+        """SIGTERM the running scheduler and wait until it has exited; its pid or None.
+
+        Why not only the lock: the scheduler releases its pid file before the
+        interpreter shuts down, so "stopped" would be printed (and ``restart``
+        would start the next one) while the old process still runs.
+        """
         pid = self.running()
         if pid is None:
             return None
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.running() is None:
+            if self.running() is None and _exited(pid):
                 return pid
             time.sleep(0.1)
         raise FreezerError(f"freezer-scheduler (pid {pid}) did not stop within {timeout:.0f} s")
+
+
+def _exited(pid: int) -> bool:
+    """True once ``pid`` is gone or a zombie (a detached daemon is reaped by init, not by us).
+
+    Without ``/proc`` (not Linux) this is always True: the released lock is all there is to go by.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
 
 
 def daemonize(log_path: str) -> None:

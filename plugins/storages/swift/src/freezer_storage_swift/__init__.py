@@ -38,9 +38,9 @@ DEFAULT_CONTAINER = "freezer_backups"
 SEGMENTS = "segments"
 CONNECTIONS = 4
 LISTING_PAGE = 10000
+"""Swift's default (and usual maximum) container listing limit."""
 SLO_MAX_SEGMENTS = 1000
 """Swift's default ``max_manifest_segments``: the most segments one SLO manifest may list."""
-"""Swift's default (and usual maximum) container listing limit."""
 _T = TypeVar("_T")
 _Names = list[tuple[str, str]]
 """(container, object) pairs; an alias because ``SwiftStorage.list`` shadows the builtin in the class."""
