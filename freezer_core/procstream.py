@@ -29,6 +29,27 @@ LOG = logging.getLogger("freezer.engine")
 
 CHUNK_SIZE = 1 << 20
 """Bytes per chunk read from a tool, and the pipe size asked of the kernel (fewer wake-ups)."""
+
+
+def read_chunk(pipe: IO[bytes]) -> bytes:
+    """Up to :data:`CHUNK_SIZE` bytes from an unbuffered ``pipe``; fewer only at its end.
+
+    Why unbuffered: a buffered reader copies every byte once more, out of its
+    own buffer (about 0.2 CPU-s per GiB of a backup, measured with ``perf``).
+    A tool faster than the backup keeps the pipe full, so one ``read`` usually
+    fills the whole chunk straight from the kernel; a short read is topped up.
+    """
+    first = pipe.read(CHUNK_SIZE)
+    if not first or len(first) == CHUNK_SIZE:
+        return first
+    parts, got = [first], len(first)
+    while got < CHUNK_SIZE:
+        more = pipe.read(CHUNK_SIZE - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts) if len(parts) > 1 else first
 STDERR_TAIL = 64 * 1024
 _SECRET = re.compile(r"(password\s*[=:]\s*|://[^:/@\s]+:)[^@\s]+", re.IGNORECASE)
 
@@ -110,7 +131,7 @@ class CommandStream(BackupStream):
         try:
             self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
             self._proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                          stderr=self._stderr, env=self.env, cwd=self.cwd, bufsize=CHUNK_SIZE)
+                                          stderr=self._stderr, env=self.env, cwd=self.cwd, bufsize=0)
         except OSError as exc:
             self.close()
             raise EngineError(f"could not start {self.tool}: {exc.strerror}") from exc
@@ -126,7 +147,7 @@ class CommandStream(BackupStream):
                 yield self._header
             while True:
                 try:
-                    chunk = proc.stdout.read(CHUNK_SIZE)
+                    chunk = read_chunk(proc.stdout)
                 except ValueError:  # close() from another thread closed the pipe
                     raise EngineError(self._closed_message) from None
                 if self._closed:

@@ -25,7 +25,6 @@ queue between threads is bounded, so memory stays bounded too (see
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import queue
 import threading
@@ -135,11 +134,12 @@ def pin_malloc_thresholds() -> bool:
     of RSS.  Call it once at start-up, before the pipeline allocates.  An
     operator's ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_`` wins.
     """
-    name = ctypes.util.find_library("c")
-    if not name or os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
         return False
     try:
-        mallopt = ctypes.CDLL(name).mallopt
+        # The process's own symbols, libc's among them: ``ctypes.util.find_library``
+        # would run ``ldconfig -p`` in a subprocess at every start-up.
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return False
     if not os.environ.get("MALLOC_TRIM_THRESHOLD_"):

@@ -118,15 +118,16 @@ def _nonce(prefix: bytes, counter: int, last: bool) -> bytes:
     return prefix + counter.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
 
 
-def _cut(buf: bytearray, data: bytes, size: int) -> Iterator[bytes | memoryview]:
+def _cut(buf: bytearray, data: bytes, size: int) -> Iterator[bytes | bytearray | memoryview]:
     """Yield from ``buf`` + ``data`` every ``size``-byte chunk that more bytes follow; keep the rest in ``buf``.
 
     The last chunk of a stream is handled apart (it carries the last flag), so a
     full chunk at the end stays buffered until more data or the end shows which
-    it is.  Only the chunk that straddles ``buf`` and ``data`` is copied; the
-    others are views of ``data``: a 32 MiB segment is never joined or copied
-    whole, which keeps restore memory at one segment.  Consume the generator
-    fully before the next call: ``buf`` is updated as it goes.
+    it is.  Only the chunk that straddles ``buf`` and ``data`` is copied, once,
+    into ``buf``, which is yielded itself; the others are views of ``data``: a
+    32 MiB segment is never joined or copied whole, which keeps restore memory
+    at one segment.  Use each chunk before asking for the next (``buf`` is
+    cleared after it), and consume the generator fully before the next call.
     """
     view = memoryview(data)
     if not view:
@@ -138,7 +139,7 @@ def _cut(buf: bytearray, data: bytes, size: int) -> Iterator[bytes | memoryview]
             view = view[take:]
             if not view:
                 return
-        yield bytes(buf)
+        yield buf
         buf.clear()
     count = (len(view) - 1) // size
     for i in range(count):
@@ -191,7 +192,7 @@ class _FreezerEncryptor:
         self._header_sent = False
         self._finished = False
 
-    def _seal(self, plaintext: bytes | memoryview, last: bool) -> bytes:
+    def _seal(self, plaintext: bytes | bytearray | memoryview, last: bool) -> bytes:
         if self._counter > _MAX_COUNTER:
             raise ValidationError(
                 "stream too long for one encrypted object: use a larger encryption chunk size"
@@ -263,7 +264,7 @@ class _FreezerDecryptor:
         self._prefix = prefix
         self._sealed_size = chunk + TAG_SIZE
 
-    def _open(self, sealed: bytes | memoryview, last: bool) -> bytes:
+    def _open(self, sealed: bytes | bytearray | memoryview, last: bool) -> bytes:
         assert self._aead is not None
         aad = self._header if self._counter == 0 else None
         try:
@@ -273,7 +274,7 @@ class _FreezerDecryptor:
         self._counter += 1
         return plain
 
-    def _explain(self, sealed: bytes | memoryview, last: bool) -> IntegrityError:
+    def _explain(self, sealed: bytes | bytearray | memoryview, last: bool) -> IntegrityError:
         """Turn a failed chunk into the most useful message (trying the other last flag)."""
         assert self._aead is not None
         aad = self._header if self._counter == 0 else None
