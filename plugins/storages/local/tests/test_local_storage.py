@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from freezer_storage_local import LocalStorage
 
-from freezer_core.errors import PermissionDenied, StorageFull
+from freezer_core.errors import PermissionDenied, StorageError, StorageFull
 from freezer_core.testing.storage import StorageTests
 
 
@@ -76,3 +76,40 @@ def test_each_part_is_sent_to_disk_as_soon_as_it_is_written(tmp_path: Path, monk
     up.complete()
     assert sorted(advised) == [(0, 5000, os.POSIX_FADV_DONTNEED), (5000, 3000, os.POSIX_FADV_DONTNEED)]
     assert storage.get("d/data") == b"a" * 5000 + b"b" * 3000
+
+
+def test_a_long_upload_is_synced_in_the_background(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """So that complete()'s fsync finds little left to flush: one fdatasync per FLUSH_EVERY bytes."""
+    import freezer_storage_local as local
+
+    synced: list[int] = []
+    monkeypatch.setattr(local, "FLUSH_EVERY", 4000)
+    monkeypatch.setattr(local, "_datasync", lambda fd: synced.append(os.fstat(fd).st_size))
+    storage = LocalStorage(str(tmp_path), {})
+    up = storage.open_upload("d/data")
+    for number in range(5):
+        up.write_part(number, number * 1000, bytes([number]) * 1000)
+        up._wait_for_flush()  # one at a time, so the count below is exact
+    up.complete()
+    assert synced == [4000]  # after the fourth part; the fifth is left to complete()'s fsync
+    assert storage.get("d/data") == b"".join(bytes([n]) * 1000 for n in range(5))
+
+
+def test_a_failed_background_sync_fails_the_upload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Linux reports a writeback error to one sync call per open file: the final fsync alone could miss it."""
+    import errno
+
+    import freezer_storage_local as local
+
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(local, "FLUSH_EVERY", 1000)
+    monkeypatch.setattr(local, "_datasync", failing)
+    storage = LocalStorage(str(tmp_path), {})
+    up = storage.open_upload("d/data")
+    up.write_part(0, 0, b"x" * 1000)
+    with pytest.raises(StorageError, match="Input/output error"):
+        up.complete()
+    assert storage.size("d/data") is None
+    assert list(tmp_path.rglob("*.part")) == []

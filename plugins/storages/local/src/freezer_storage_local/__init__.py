@@ -14,6 +14,7 @@ import errno
 import os
 import shutil
 import stat
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,6 +152,18 @@ for the last part only.  Backup data is not read again soon, so dropping it
 from the page cache also spares the cache of the programs the machine runs.
 """
 
+FLUSH_EVERY = 64 << 20
+"""Bytes an upload writes between two ``fdatasync`` calls made in the background.
+
+Why: starting the writeback is not enough to make the final ``fsync`` short.
+It also flushes the disk's write cache, and on a virtual disk that means the
+host writing out everything the guest sent since the last flush.  Measured on
+our 2-CPU VM, 528 MB written in 8 MiB parts at backup speed: the final
+``fsync`` took 0.06-0.58 s; with an ``fdatasync`` every 64 MiB, in a thread
+while the next parts are compressed, it took 0.02-0.03 s.
+"""
+_datasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+
 
 class _LocalUpload(Upload):
     """Parts are written at their offsets into a hidden file, renamed on completion.
@@ -162,11 +175,39 @@ class _LocalUpload(Upload):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{PART_SUFFIX}")
+        self._lock = threading.Lock()
+        self._unflushed = 0
+        self._flusher: threading.Thread | None = None
+        self._flush_error: OSError | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         except OSError as exc:
             raise _translate(exc, str(path)) from exc
+
+    def _flush_in_background(self, written: int) -> None:
+        """Every :data:`FLUSH_EVERY` bytes, ``fdatasync`` in a thread unless one still runs."""
+        with self._lock:
+            self._unflushed += written
+            if self._unflushed < FLUSH_EVERY or (self._flusher is not None and self._flusher.is_alive()):
+                return
+            self._unflushed = 0
+            self._flusher = threading.Thread(target=self._flush, name="freezer-local-flush", daemon=True)
+            self._flusher.start()
+
+    def _flush(self) -> None:
+        try:
+            _datasync(self.fd)
+        except OSError as exc:
+            # Kept for complete(): Linux reports a writeback error to one sync call
+            # per open file only, so the final fsync could succeed after this failed.
+            self._flush_error = self._flush_error or exc
+
+    def _wait_for_flush(self) -> None:
+        with self._lock:
+            flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            flusher.join()
 
     def write_part(self, number: int, offset: int, data: bytes) -> None:
         try:
@@ -180,9 +221,13 @@ class _LocalUpload(Upload):
         if _START_WRITEBACK is not None:
             with contextlib.suppress(OSError):  # advice only: a file system may not take it
                 os.posix_fadvise(self.fd, offset, len(data), _START_WRITEBACK)
+        self._flush_in_background(len(data))
 
     def complete(self) -> None:
+        self._wait_for_flush()
         try:
+            if self._flush_error is not None:
+                raise self._flush_error
             os.fsync(self.fd)
             os.close(self.fd)
             self.fd = -1
@@ -192,6 +237,7 @@ class _LocalUpload(Upload):
             raise _translate(exc, str(self.path)) from exc
 
     def abort(self) -> None:
+        self._wait_for_flush()  # never close the descriptor under a running fdatasync
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
