@@ -30,6 +30,12 @@ LOG = logging.getLogger("freezer.engine")
 CHUNK_SIZE = 1 << 20
 """Bytes per chunk read from a tool, and the pipe size asked of the kernel (fewer wake-ups)."""
 
+STDERR_TAIL = 64 * 1024
+_SECRET = re.compile(r"(password\s*[=:]\s*|://[^:/@\s]+:)[^@\s]+", re.IGNORECASE)
+
+Check = Callable[[int, list[str]], None]
+"""Decides what a tool's exit status means: raise :class:`EngineError`, or log and return."""
+
 
 def read_chunk(pipe: IO[bytes]) -> bytes:
     """Up to :data:`CHUNK_SIZE` bytes from an unbuffered ``pipe``; fewer only at its end.
@@ -50,11 +56,6 @@ def read_chunk(pipe: IO[bytes]) -> bytes:
         parts.append(more)
         got += len(more)
     return b"".join(parts) if len(parts) > 1 else first
-STDERR_TAIL = 64 * 1024
-_SECRET = re.compile(r"(password\s*[=:]\s*|://[^:/@\s]+:)[^@\s]+", re.IGNORECASE)
-
-Check = Callable[[int, list[str]], None]
-"""Decides what a tool's exit status means: raise :class:`EngineError`, or log and return."""
 
 
 def redact(line: str) -> str:

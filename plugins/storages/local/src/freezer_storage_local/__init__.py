@@ -148,8 +148,9 @@ Why: ``complete`` must ``fsync`` the object before it appears under its name;
 without this the whole object (546 MB in the 1 GiB benchmark) is still dirty
 then, and that flush was 0.66 s of waiting at the end of every backup.  Written
 back part by part while later parts are compressed, the final ``fsync`` waits
-for the last part only.  Backup data is not read again soon, so dropping it
-from the page cache also spares the cache of the programs the machine runs.
+for the last parts only (and, with :data:`FLUSH_EVERY`, for little of the
+disk's cache).  Backup data is not read again soon, so dropping it from the
+page cache also spares the cache of the programs the machine runs.
 """
 
 FLUSH_EVERY = 64 << 20
