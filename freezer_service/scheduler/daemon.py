@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from freezer_core.errors import FreezerError
+from freezer_service.scheduler.runner import alive
 
 
 class PidFile:
@@ -78,22 +79,10 @@ class PidFile:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.running() is None and _exited(pid):
+            if self.running() is None and not alive(pid, None):
                 return pid
             time.sleep(0.1)
         raise FreezerError(f"freezer-scheduler (pid {pid}) did not stop within {timeout:.0f} s")
-
-
-def _exited(pid: int) -> bool:
-    """True once ``pid`` is gone or a zombie (a detached daemon is reaped by init, not by us).
-
-    Without ``/proc`` (not Linux) this is always True: the released lock is all there is to go by.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
 
 
 def daemonize(log_path: str) -> None:
