@@ -138,10 +138,14 @@ nohup "$VENV/bin/gunicorn" --bind 127.0.0.1:$NOVA_PORT $G --pythonpath "$BASE" -
   nova_wsgi:application >"$BASE/log/api.log" 2>&1 &
 echo $! > "$BASE/api.pid"
 # The Python below starts nova-conductor, nova-scheduler and nova-compute, and waits for all of it to be up.
+# A daemon that dies, or that runs without registering itself for STALL seconds, is restarted (twice at most):
+# nova 34's services fork their worker from a process that already runs threads, and under a loaded CI such a
+# worker was once seen to hang before it registered (only nova-scheduler came up in four minutes).
 VENV="$VENV" "$VENV/bin/python" - <<'PY'
-import os, subprocess, sys, time
+import os, signal, subprocess, sys, time
 import openstack
 O = os.environ["OSBED"]
+STALL, DEADLINE, RESTARTS = 90.0, 480.0, 2
 c = openstack.connect(auth_url=os.environ["OS_AUTH_URL"], username="admin", password=os.environ["OS_PASSWORD"],
     project_name="admin", user_domain_name="Default", project_domain_name="Default")
 
@@ -154,40 +158,80 @@ def last_lines(d, n):
     return "\n".join(tails)
 
 
+def pid_of(d, n):
+    try:
+        return int(open(f"{O}/{d}/{n}.pid").read())
+    except (OSError, ValueError):
+        return None
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+launched = {}
+
+
 def launch(n):
-    """Start nova-<n> in the background (as ``nohup``), its pid in nova/<n>.pid: at start-up and for a restart."""
+    """Start nova-<n> detached, in a session of its own, its pid in nova/<n>.pid: at start-up and for a restart."""
     with open(f"{O}/nova/log/{n}.out", "ab") as out:
-        p = subprocess.Popen(["nohup", f"{os.environ['VENV']}/bin/nova-{n}", "--config-file", f"{O}/nova/nova.conf",
-                              "--log-file", f"{O}/nova/log/{n}.log"], stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+        p = subprocess.Popen([f"{os.environ['VENV']}/bin/nova-{n}", "--config-file", f"{O}/nova/nova.conf",
+                              "--log-file", f"{O}/nova/log/{n}.log"], stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
     open(f"{O}/nova/{n}.pid", "w").write(str(p.pid))
+    launched[n] = time.monotonic()
+
+
+def restart(n, why):
+    """Kill nova-<n> with its forked workers (its whole session) and start it again."""
+    pid = pid_of("nova", n)
+    print(f"nova-{n} {why}, restarting it; its last lines:\n{last_lines('nova', n)}", flush=True)
+    if pid and alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+    launch(n)
 
 
 for n in ("conductor", "scheduler", "compute"):
     launch(n)
-restarted = set()
+restarts = dict.fromkeys(launched, 0)
+registered = {}  # daemon -> when its service first showed as up
+begin = time.monotonic()
 err = None
-for i in range(360):
+while time.monotonic() - begin < DEADLINE:
+    now = time.monotonic()
     try:
         svcs = {(s.binary, s.state) for s in c.compute.services()}
         hv = list(c.compute.hypervisors())
-        if {("nova-conductor", "up"), ("nova-scheduler", "up"), ("nova-compute", "up")} <= svcs and hv:
+        for n in launched:
+            if (f"nova-{n}", "up") in svcs:
+                registered.setdefault(n, now)
+        if len(registered) == len(launched) and hv:
             print("nova services up:", sorted(svcs), "hypervisors:", [h.name for h in hv]); sys.exit(0)
         err = svcs
     except Exception as e:
         err = e
-    for d, n in (("placement", "api"), ("nova", "api"), ("nova", "conductor"), ("nova", "scheduler"), ("nova", "compute")):
-        try:
-            os.kill(int(open(f"{O}/{d}/{n}.pid").read()), 0)
-        except OSError:
-            if d == "placement" or n == "api" or n in restarted:
-                sys.exit(f"{d}-{n} died, see {O}/{d}/log/; its last lines:\n{last_lines(d, n)}")
-            # A service daemon that dies while the others start (seen once under a loaded CI) gets one restart:
-            # the bed is test scaffolding, and its log says why it died.
-            print(f"nova-{n} died during start-up, restarting it once; its last lines:\n{last_lines(d, n)}",
-                  flush=True)
-            restarted.add(n)
-            launch(n)
+    for d, n in (("placement", "api"), ("nova", "api")):
+        if not alive(pid_of(d, n) or 0):
+            sys.exit(f"{d}-{n} died, see {O}/{d}/log/; its last lines:\n{last_lines(d, n)}")
+    for n in launched:
+        if n in registered:
+            continue
+        # nova-compute registers through nova-conductor: its wait starts when the conductor is up
+        since = max(launched[n], registered.get("conductor", now)) if n == "compute" else launched[n]
+        why = "died" if not alive(pid_of("nova", n) or 0) else (
+            f"has not registered in {now - since:.0f} s" if now - since > STALL else None)
+        if why and restarts[n] >= RESTARTS:
+            sys.exit(f"nova-{n} {why} after {restarts[n]} restarts, see {O}/nova/log/; its last lines:\n"
+                     f"{last_lines('nova', n)}")
+        if why:
+            restarts[n] += 1
+            restart(n, why)
     time.sleep(0.5)
-sys.exit(f"nova not ready: {err}")
+tails = "\n".join(f"-- nova-{n}:\n{last_lines('nova', n)}" for n in launched if n not in registered)
+sys.exit(f"nova not ready after {DEADLINE:.0f} s: {err}\n{tails}")
 PY
 echo "placement+nova up after $(echo "$(date +%s.%N) - $t1" | bc) s"

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 
 import pytest
 from freezer_openstack import Temporaries
+
+
+@pytest.fixture(autouse=True)
+def _python_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler during each test, as a foreground run has it.
+
+    A test session started in the background by a shell inherits SIGINT ignored;
+    the tests check that Temporaries puts back the handler it found.
+    """
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 def _interrupt_now(signum: int) -> None:
