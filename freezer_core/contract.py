@@ -55,6 +55,16 @@ class StorageProperties:
     With a limit, the core lets segments grow along an upload so that a large
     backup never runs out of parts (see ``freezer_core.pipeline.transfer``).
     """
+    borrows_parts: bool = False
+    """True when ``write_part`` is done with ``data`` once it returns: written or copied, no reference kept.
+
+    The core then passes a read-only ``memoryview`` into a segment buffer that
+    it fills again for a later part, instead of a new ``bytes`` per part.  Why:
+    fresh memory for every segment is a page fault per 4 KiB of backup, which
+    measured ~0.7 CPU-s per GiB on a 2-CPU VM (see ``docs/performance.md``).
+    Leave it False when ``write_part`` queues ``data``, keeps it for later, or
+    needs real ``bytes``.
+    """
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,9 @@ class Upload(abc.ABC):
 
     Parts may be written concurrently and in any order; writing the same part
     twice (a retry) must be harmless.  ``offset`` is where the part starts in
-    the final object, ``number`` its 0-based index.
+    the final object, ``number`` its 0-based index.  ``data`` is ``bytes``, or
+    a ``memoryview`` valid until ``write_part`` returns when the storage's
+    properties say :attr:`~StorageProperties.borrows_parts`.
     """
 
     @abc.abstractmethod

@@ -285,6 +285,7 @@ class MultiStorage(Storage):
             min_part_size=max(p.min_part_size for p in props),
             max_object_size=min((p.max_object_size for p in props if p.max_object_size), default=None),
             max_parts=min((p.max_parts for p in props if p.max_parts), default=None),
+            borrows_parts=all(p.borrows_parts for p in props),
         )
 
     def describe(self) -> str:

@@ -24,6 +24,34 @@ PW = b"pw"
 FAST = ScryptParams(log2_n=4)
 
 
+class _KeptPartsUpload(Upload):
+    """Keeps each part object it is given, as a client that queues its requests would."""
+
+    def __init__(self, storage: MemoryStorage, name: str) -> None:
+        self.storage, self.name = storage, name
+        self.parts: dict[int, bytes] = {}
+
+    def write_part(self, number: int, offset: int, data: bytes) -> None:
+        assert type(data) is bytes, f"a storage that does not borrow parts was given {type(data).__name__}"
+        self.parts[number] = data
+
+    def complete(self) -> None:
+        self.storage.put(self.name, b"".join(self.parts[n] for n in sorted(self.parts)))
+
+    def abort(self) -> None:
+        self.parts.clear()
+
+
+class _KeepsParts(MemoryStorage):
+    """A storage whose ``write_part`` keeps its data: it does not borrow parts, so it must get ``bytes``."""
+
+    def properties(self) -> StorageProperties:
+        return StorageProperties(connections=4)
+
+    def open_upload(self, name: str) -> Upload:
+        return _KeptPartsUpload(self, name)
+
+
 def _split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts})
     edges = [0, *points, len(data)]
@@ -39,6 +67,7 @@ def _split(data: bytes, cuts: list[int]) -> list[bytes]:
     connections=st.integers(1, 5),
     cuts=st.lists(st.integers(min_value=0), max_size=8),
     known_segments=st.booleans(),
+    borrows=st.booleans(),
 )
 def test_full_pipeline_round_trip(
     compression: str,
@@ -48,10 +77,11 @@ def test_full_pipeline_round_trip(
     connections: int,
     cuts: list[int],
     known_segments: bool,
+    borrows: bool,
 ) -> None:
     if encryption == "openssl" and compression == "none":
         data = gzip.compress(data)  # that format needs recognisable plaintext (see docs/formats.md)
-    storage = MemoryStorage()
+    storage = MemoryStorage() if borrows else _KeepsParts()
     forward = [compressor(compression)]
     backward = [decompressor(compression)]
     if encryption != "none":
@@ -126,6 +156,45 @@ def test_a_part_limit_grows_segments_and_restores() -> None:
     assert len(segments) <= 50
     assert sum(sizes) == len(data)
     assert b"".join(download(storage, "o", segments, segment_size=3)) == data
+
+
+def test_a_borrowing_storage_gets_read_only_views_of_a_few_reused_buffers() -> None:
+    buffers: list[object] = []  # held, so that no two buffers can share an id
+
+    class Viewed(Upload):
+        def __init__(self, inner: Upload) -> None:
+            self.inner = inner
+
+        def write_part(self, number: int, offset: int, data: bytes) -> None:
+            assert isinstance(data, memoryview) and data.readonly
+            buffers.append(data.obj)
+            self.inner.write_part(number, offset, data)
+
+        def complete(self) -> None:
+            self.inner.complete()
+
+        def abort(self) -> None:
+            self.inner.abort()
+
+    class Borrowing(MemoryStorage):
+        def open_upload(self, name: str) -> Upload:
+            return Viewed(super().open_upload(name))
+
+    data = bytes(range(256)) * 157  # 40 segments of 1000 bytes and a short one
+    storage = Borrowing()
+    segments = upload(storage, "o", _split(data, [3, 999, 1001, 20_000]), segment_size=1000, connections=2)
+    assert len(buffers) == len(segments) == 41
+    assert len({id(b) for b in buffers}) <= 3  # two parts in flight and one being filled
+    assert storage.objects["o"] == data
+    assert b"".join(download(storage, "o", segments, segment_size=1000)) == data
+
+
+def test_a_storage_that_keeps_parts_gets_each_its_own_bytes() -> None:
+    data = bytes(range(256)) * 40
+    storage = _KeepsParts()
+    segments = upload(storage, "o", _split(data, [5, 700, 3000]), segment_size=1000, connections=3)
+    assert [s.size for s in segments] == [1000] * 10 + [240]
+    assert storage.objects["o"] == data
 
 
 def test_empty_stream_makes_an_empty_object() -> None:

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from freezer_core.contract import Storage, Upload
 from freezer_core.errors import FreezerError, IntegrityError, ObjectNotFound, StorageError, ValidationError
@@ -162,47 +162,81 @@ def _in_flight(connections: int, segment_size: int, budget: int = MEMORY_BUDGET)
 
 
 def _segments(
-    chunks: Iterable[bytes], size_of: Callable[[int], int], make_room: Callable[[int, int], None]
-) -> Iterator[bytes]:
+    chunks: Iterable[bytes],
+    size_of: Callable[[int], int],
+    make_room: Callable[[int, int], None],
+    new_segment: Callable[[int], _Segment],
+) -> Iterator[bytes | memoryview]:
     """Cut ``chunks`` into segments of ``size_of(number)`` bytes (the last shorter, never empty).
 
-    Each byte is copied once.  ``make_room(filling, size)`` is called before
-    the segment being filled (of ``size`` bytes when full) grows to
-    ``filling`` bytes.  Why ``BytesIO``: its ``getvalue()`` hands over its
-    buffer as the ``bytes`` object storages expect, without the second copy
-    (and the second segment of memory) that joining pieces or converting a
-    bytearray would cost.
+    Each byte is copied once, into the segment ``new_segment(size)`` gives.
+    ``make_room(filling, size)`` is called before the segment being filled (of
+    ``size`` bytes when full) grows to ``filling`` bytes.
     """
     number, size = 0, size_of(0)
-    segment = io.BytesIO()
+    segment: _Segment | None = None
     filled = 0
     for chunk in chunks:
         view = memoryview(chunk)
         while len(view) >= size - filled:
             take = size - filled
             make_room(filled + take, size)
+            if segment is None:
+                segment = new_segment(size)
             segment.write(view[:take])
             yield segment.getvalue()
-            segment, filled = io.BytesIO(), 0
+            segment, filled = None, 0
             number += 1
             size = size_of(number)
             view = view[take:]
         if view:
             make_room(filled + len(view), size)
+            if segment is None:
+                segment = new_segment(size)
             segment.write(view)
             filled += len(view)
-    if filled:
+    if segment is not None:
         yield segment.getvalue()
+
+
+class _Segment(Protocol):
+    def write(self, data: memoryview, /) -> int: ...
+
+    def getvalue(self) -> bytes | memoryview: ...
+
+
+class _ReusedSegment:
+    """A segment filled into a buffer that later segments reuse: for a storage that borrows parts.
+
+    ``getvalue`` lends a read-only view of the bytes filled; the buffer goes
+    back to ``free`` (by :meth:`release`) once its part is written.
+    """
+
+    def __init__(self, size: int, free: list[bytearray]) -> None:
+        while free and len(free[-1]) < size:  # outgrown: segments grew along the upload
+            free.pop()
+        self.buffer = free.pop() if free else bytearray(size)
+        self.filled = 0
+
+    def write(self, data: memoryview, /) -> int:
+        end = self.filled + len(data)
+        self.buffer[self.filled:end] = data
+        self.filled = end
+        return len(data)
+
+    def getvalue(self) -> memoryview:
+        return memoryview(self.buffer)[:self.filled].toreadonly()
 
 
 # ---------------------------------------------------------------- upload
 
 
 def _write_segment(
-    storage: Storage, upload_: Upload, name: str, number: int, offset: int, data: bytes
+    storage: Storage, upload_: Upload, name: str, number: int, offset: int, data: bytes | memoryview
 ) -> str:
     digest = hashlib.sha256(data).hexdigest()
-    _storage_call(storage, f"write part {number} of {name}", lambda: upload_.write_part(number, offset, data))
+    part = cast(bytes, data)  # a memoryview only for a storage that borrows parts (the contract's promise)
+    _storage_call(storage, f"write part {number} of {name}", lambda: upload_.write_part(number, offset, part))
     return digest
 
 
@@ -233,11 +267,21 @@ def upload(
     pending: dict[Future[str], tuple[int, int, int]] = {}
     digests: dict[int, str] = {}
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="freezer-upload")
+    free: list[bytearray] = []  # buffers of parts written, for the next segments (a storage that borrows parts)
+    lent: dict[int, bytearray] = {}
+
+    def new_segment(size: int) -> _Segment:
+        # Else a new BytesIO per segment: its getvalue() hands over its buffer as the bytes the
+        # storage keeps, without the copy (and second segment of memory) of joining or bytes().
+        return _ReusedSegment(size, free) if props.borrows_parts else io.BytesIO()
 
     def collect(done: Iterable[Future[str]]) -> None:
         for future in done:
             number, _, _ = pending.pop(future)
             digests[number] = future.result()  # re-raises a failed write
+            buffer = lent.pop(number, None)
+            if buffer is not None:
+                free.append(buffer)
 
     def make_room(filling: int, size: int) -> None:
         """Before a ``size``-byte segment grows to ``filling`` bytes: wait for writes until its budget allows it."""
@@ -251,13 +295,15 @@ def upload(
         number = -1
         # Not ``enumerate``: it keeps its last (index, item) tuple alive until the next item, which
         # would pin each segment while the next one fills -- a whole segment outside the budget.
-        for data in _segments(chunks, size_of, make_room):
+        for data in _segments(chunks, size_of, make_room, new_segment):
             number += 1
             size = size_of(number)
             while len(pending) >= _in_flight(workers, size, _budget(size)):
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 collect(done)
             future = executor.submit(_write_segment, storage, upload_, name, number, offset, data)
+            if isinstance(data, memoryview):
+                lent[number] = cast(bytearray, data.obj)  # a _ReusedSegment's buffer, free once written
             pending[future] = (number, offset, len(data))
             sizes.append((offset, len(data)))
             offset += len(data)

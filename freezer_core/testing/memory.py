@@ -55,7 +55,7 @@ class MemoryStorage(Storage):
                 del self.objects[n]
 
     def properties(self) -> StorageProperties:
-        return StorageProperties(connections=4)
+        return StorageProperties(connections=4, borrows_parts=True)  # write_part copies its data
 
 
 class _MemoryUpload(Upload):

@@ -134,7 +134,7 @@ class LocalStorage(Storage):
             directory = directory.parent
 
     def properties(self) -> StorageProperties:
-        return StorageProperties(connections=2)
+        return StorageProperties(connections=2, borrows_parts=True)  # write_part writes before it returns
 
     def is_permanent(self, exc: BaseException) -> bool:
         # A local disk does not heal by itself: never retry.
@@ -210,7 +210,7 @@ class _LocalUpload(Upload):
         if flusher is not None:
             flusher.join()
 
-    def write_part(self, number: int, offset: int, data: bytes) -> None:
+    def write_part(self, number: int, offset: int, data: bytes | memoryview) -> None:
         try:
             view, at = memoryview(data), offset
             while view:
