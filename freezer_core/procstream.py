@@ -203,6 +203,8 @@ def feed_command(argv: Sequence[str], chunks: Iterable[bytes], *, tool: str,
         except OSError as exc:
             raise EngineError(f"could not start {tool}: {exc.strerror}") from exc
         assert proc.stdin is not None
+        with contextlib.suppress(OSError, AttributeError):  # as for a tool's stdout: fewer wake-ups
+            fcntl.fcntl(proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, CHUNK_SIZE)
         complete = True
         try:
             for chunk in chunks:

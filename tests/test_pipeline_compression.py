@@ -204,3 +204,40 @@ def test_gzip_levels_map_and_validate(gzip_backend: str) -> None:
 
 def _compress_level(name: str, data: bytes, level: int) -> bytes:
     return b"".join(apply([data], compressor(name, level)))
+
+
+def _zstd_frame(data: bytes, kind: str) -> bytes:
+    """A frame as Freezer writes it (content size in the header), or as a streaming writer does (none)."""
+    if kind == "sized":
+        return zstandard.ZstdCompressor(write_checksum=True).compress(data)
+    obj = zstandard.ZstdCompressor(write_content_size=False).compressobj()
+    return obj.compress(data) + obj.flush()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    frames=st.lists(
+        st.tuples(st.sampled_from(["sized", "streamed"]),
+                  st.sampled_from([0, 1, 5000, OUTPUT_LIMIT, OUTPUT_LIMIT + 1])),
+        min_size=1, max_size=4),
+    cuts=st.lists(st.integers(min_value=0), max_size=6),
+)
+def test_zstd_frames_of_every_kind_decompress_in_bounded_pieces(
+    frames: list[tuple[str, int]], cuts: list[int]
+) -> None:
+    """Sized frames up to OUTPUT_LIMIT are decompressed whole, the others block by block: same bytes, same bound."""
+    contents = [(bytes([n % 251]) * size)[: size // 2] + random.Random(n).randbytes(size - size // 2)
+                for n, (_, size) in enumerate(frames)]
+    stream = b"".join(_zstd_frame(data, kind) for (kind, _), data in zip(frames, contents, strict=True))
+    pieces = list(apply(_split(stream, cuts), decompressor("zstd")))
+    assert all(len(piece) <= OUTPUT_LIMIT for piece in pieces)
+    assert b"".join(pieces) == b"".join(contents)
+
+
+def test_a_zstd_frame_whose_header_lies_about_its_size_is_detected() -> None:
+    frame = bytearray(zstandard.ZstdCompressor(write_checksum=True).compress(b"x" * 1000))
+    assert frame[4] >> 5 == 0b011  # a single segment (no window byte), a two-byte size field (size - 256)
+    assert int.from_bytes(frame[5:7], "little") + 256 == 1000
+    frame[5:7] = (900 - 256).to_bytes(2, "little")
+    with pytest.raises(IntegrityError, match="compressed data is corrupted"):
+        _decompress("zstd", [bytes(frame)])
