@@ -3,7 +3,9 @@
 One run, side by side, on one data set (see :mod:`benchmarks.dataset`):
 
 1. every tool makes a full backup of the tree, which is restored into an
-   empty directory and compared byte for byte with the source;
+   empty directory (on a fresh ext4 file system each time, when the run may
+   mount one: see :class:`RestoreTargets`) and compared byte for byte with
+   the source;
 2. the change step modifies the tree; every tool makes an incremental backup,
    whose chain is restored and compared with the changed tree.
 
@@ -28,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,7 +112,6 @@ class Tool:
 
     key = ""
     label = ""
-    reference = False
 
     def __init__(self, work: Path) -> None:
         self.work = work
@@ -150,7 +151,6 @@ class TarPipe(Tool):
         self.key, self.label = key, label
         super().__init__(work)
         self.compress, self.decompress = compress, decompress
-        self.reference = key == "tar-zstd"
 
     def backup(self, src: Path, level: int) -> Measure:
         snap = self.repo / "snapshot"
@@ -454,8 +454,68 @@ def _verify(tool: Tool, src: Path, target: Path, expected: dataset.Manifest) -> 
     return "ok" if not diffs else f"FAILED: {len(diffs)} differences, e.g. {diffs[0][:200]}"
 
 
+class RestoreTargets:
+    """Where each timed restore goes: a fresh ext4 on a loop device when we may mount one, else a directory.
+
+    Why a fresh file system: after a tree of 46,679 files is deleted, ext4
+    creating the next tree spends most of its time skipping the recently
+    deleted inodes (``recently_deleted`` and ``find_inode_bit`` in ``perf``),
+    so the same ``zstd -d | tar -x`` into the benchmark's own disk took 22 to
+    49 s depending on how long ago the last delete was.  That measured the
+    file system's history, not the tools.  A fresh file system per restore
+    gives every tool the same start (4-5 s for that restore).
+    """
+
+    def __init__(self, work: Path, data_bytes: int) -> None:
+        self.work = work
+        self.size = 2 * data_bytes + (1 << 30)  # sparse: only what a restore writes uses disk
+        self.fresh = os.geteuid() == 0 and bool(shutil.which("mkfs.ext4"))
+        if self.fresh:
+            try:
+                with self.target():
+                    pass
+            except (OSError, subprocess.CalledProcessError):
+                self.fresh = False
+
+    def describe(self) -> str:
+        return ("each restore into a fresh ext4 file system (a loop device), so no tool meets another's deletes"
+                if self.fresh else
+                "restores into a directory of the work disk (mounting a fresh ext4 needs root): restore "
+                "times then depend on the deletes before them")
+
+    @contextlib.contextmanager
+    def target(self) -> Iterator[Path]:
+        """An empty directory to restore into, gone afterwards."""
+        if not self.fresh:
+            target = self.work / "restore"
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            try:
+                yield target
+            finally:
+                shutil.rmtree(target, ignore_errors=True)
+            return
+        image, mount = self.work / "restore.img", self.work / "restore-fs"
+        image.unlink(missing_ok=True)
+        with open(image, "wb") as f:
+            f.truncate(self.size)
+        mount.mkdir(exist_ok=True)
+        try:
+            subprocess.run(["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
+                            str(image)], check=True, capture_output=True)
+            subprocess.run(["mount", "-o", "loop", str(image), str(mount)], check=True, capture_output=True)
+            try:
+                target = mount / "restore"
+                target.mkdir()
+                yield target
+            finally:
+                subprocess.run(["umount", str(mount)], check=True, capture_output=True)
+        finally:
+            image.unlink(missing_ok=True)
+
+
 def repetition(tools: list[Tool], rows: dict[str, Row], pristine: Path, work: Path, seed: int,
-               manifest_a: dataset.Manifest, log: list[str]) -> None:
+               manifest_a: dataset.Manifest, log: list[str], targets: RestoreTargets) -> None:
     src = work / "src"
     if src.exists():
         shutil.rmtree(src)
@@ -466,7 +526,6 @@ def repetition(tools: list[Tool], rows: dict[str, Row], pristine: Path, work: Pa
     live = []
     for tool in tools:
         row = rows[tool.key]
-        target = work / "restore"
         try:
             tool.prepare()
             m = tool.backup(src, 0)
@@ -474,20 +533,12 @@ def repetition(tools: list[Tool], rows: dict[str, Row], pristine: Path, work: Pa
             row.full.append(m)
             row.stored_full.append(tool.stored())
             full[tool.key] = m
-            shutil.rmtree(target, ignore_errors=True)
-            target.mkdir(parents=True)
-            if tool.reference:
-                # Every other tool restores right after a whole restored tree was deleted, which
-                # makes file creation on ext4 several times slower (measured: the reference took
-                # 8 s first and 36 s after a delete); the reference gets the same conditions.
-                tool.restore(src, 0, target)
-                shutil.rmtree(target, ignore_errors=True)
-                target.mkdir(parents=True)
-            r = tool.restore(src, 0, target)
-            _check(r, f"{tool.key} restore")
-            row.restore.append(r)
-            restored[tool.key] = r
-            row.verified.append(_verify(tool, src, target, manifest_a))
+            with targets.target() as target:
+                r = tool.restore(src, 0, target)
+                _check(r, f"{tool.key} restore")
+                row.restore.append(r)
+                restored[tool.key] = r
+                row.verified.append(_verify(tool, src, target, manifest_a))
             live.append(tool)
             print(f"  {tool.key:22s} full {m.wall:7.2f}s  restore {r.wall:7.2f}s  "
                   f"rss {m.rss_mib:6.1f} / {r.rss_mib:.1f} MiB  {row.verified[-1]}", flush=True)
@@ -496,27 +547,23 @@ def repetition(tools: list[Tool], rows: dict[str, Row], pristine: Path, work: Pa
             log.append(f"{tool.key}: {row.error}")
             print(f"  {tool.key:22s} FAILED: {row.error}", flush=True)
             tool.cleanup()
-        finally:
-            shutil.rmtree(target, ignore_errors=True)
     counts = dataset.change(src, seed)
     if f"change step: {counts}" not in log:  # the same seeded step in every repetition: say it once
         log.append(f"change step: {counts}")
     manifest_b = dataset.manifest(src)
     for tool in live:
         row = rows[tool.key]
-        target = work / "restore"
         try:
             before = tool.stored()
             m = tool.backup(src, 1)
             _check(m, f"{tool.key} incremental backup")
             row.incr.append(m)
             row.added.append(tool.stored() - before)
-            shutil.rmtree(target, ignore_errors=True)
-            target.mkdir(parents=True)
-            r = tool.restore(src, 1, target)
-            _check(r, f"{tool.key} restore of the chain")
-            row.restore_chain.append(r)
-            row.verified.append(_verify(tool, src, target, manifest_b))
+            with targets.target() as target:
+                r = tool.restore(src, 1, target)
+                _check(r, f"{tool.key} restore of the chain")
+                row.restore_chain.append(r)
+                row.verified.append(_verify(tool, src, target, manifest_b))
             print(f"  {tool.key:22s} incr {m.wall:7.2f}s  +{row.added[-1] / 1e6:10.3f} MB  chain restore "
                   f"{r.wall:7.2f}s  {row.verified[-1]}", flush=True)
         except Exception as exc:  # noqa: BLE001
@@ -524,7 +571,6 @@ def repetition(tools: list[Tool], rows: dict[str, Row], pristine: Path, work: Pa
             log.append(f"{tool.key}: {row.error}")
             print(f"  {tool.key:22s} FAILED: {row.error}", flush=True)
         finally:
-            shutil.rmtree(target, ignore_errors=True)
             tool.cleanup()
     ref, ref_restore = full.get("tar-zstd"), restored.get("tar-zstd")
     for key, m in full.items():
@@ -702,11 +748,13 @@ def _run(args: argparse.Namespace, work: Path, scale: float, reps: int, write: b
     if free < need:
         print(f"warning: {free / 1e9:.0f} GB free in {work}, the run may need about {need / 1e9:.0f} GB", flush=True)
     manifest_a = dataset.manifest(pristine)
-    log: list[str] = []
+    targets = RestoreTargets(work, info["bytes"])
+    log: list[str] = [targets.describe()]
+    print(f"restores: {targets.describe()}", flush=True)
     result = work / ("results-quick.md" if args.quick else f"results-s{scale:g}.md")
     for rep in range(reps):
         print(f"repetition {rep + 1}/{reps}", flush=True)
-        repetition(tools_run, rows, pristine, work, args.seed, manifest_a, log)
+        repetition(tools_run, rows, pristine, work, args.seed, manifest_a, log, targets)
         # Written after every repetition, so a run cut short still leaves its numbers.
         text = report(args, rows, info, log, started, load_start, rep + 1, reps)
         result.write_text(text + "\n")
