@@ -263,8 +263,6 @@ class _MemberDecompressor(_Joined):
         self._obj: Any = None
         self._members = 0
         self._padding = False
-        self._size_bytes = 0  # of the current frame's content size field
-        self._content = 0  # the current frame's content size, when its header gives it
 
     def _start_member(self, data: bytes) -> bool:
         """Between members: True when ``data`` starts a new one, False for zero padding."""
@@ -345,6 +343,8 @@ class _ZstdDecompressor(_Joined):
         self._checksum = False
         self._frames = 0
         self._padding = False
+        self._size_bytes = 0  # of the current frame's content size field
+        self._content = 0  # the current frame's content size, when its header gives it
 
     def _take(self, size: int) -> bytes:
         piece = bytes(self._buf[:size])

@@ -208,8 +208,8 @@ class _Segment(Protocol):
 class _ReusedSegment:
     """A segment filled into a buffer that later segments reuse: for a storage that borrows parts.
 
-    ``getvalue`` lends a read-only view of the bytes filled; the buffer goes
-    back to ``free`` (by :meth:`release`) once its part is written.
+    ``getvalue`` lends a read-only view of the bytes filled; :func:`upload`
+    puts the buffer back in ``free`` once its part is written.
     """
 
     def __init__(self, size: int, free: list[bytearray]) -> None:
