@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -514,13 +515,23 @@ class RestoreTargets:
             image.unlink(missing_ok=True)
 
 
+def _warm(src: Path) -> None:
+    """Read the whole tree, so that every backup starts with it in the page cache.
+
+    Not ``tar -cf /dev/null``: GNU tar does not read file contents for that
+    archive.  The machine may also evict file pages unused for a minute or so
+    (DAMON reclaim on our VMs), which would otherwise favour the tools that
+    run soon after the copy.
+    """
+    subprocess.run(f"tar -cf - -C {shlex.quote(str(src))} . | cat > /dev/null", shell=True, check=False)
+
+
 def repetition(tools: list[Tool], rows: dict[str, Row], pristine: Path, work: Path, seed: int,
                manifest_a: dataset.Manifest, log: list[str], targets: RestoreTargets) -> None:
     src = work / "src"
     if src.exists():
         shutil.rmtree(src)
     run(["cp", "-a", str(pristine), str(src)])
-    subprocess.run(["tar", "-cf", "/dev/null", "-C", str(src), "."], check=False)  # warm the page cache for all
     full: dict[str, Measure] = {}
     restored: dict[str, Measure] = {}
     live = []
@@ -528,6 +539,7 @@ def repetition(tools: list[Tool], rows: dict[str, Row], pristine: Path, work: Pa
         row = rows[tool.key]
         try:
             tool.prepare()
+            _warm(src)
             m = tool.backup(src, 0)
             _check(m, f"{tool.key} full backup")
             row.full.append(m)
@@ -555,6 +567,7 @@ def repetition(tools: list[Tool], rows: dict[str, Row], pristine: Path, work: Pa
         row = rows[tool.key]
         try:
             before = tool.stored()
+            _warm(src)
             m = tool.backup(src, 1)
             _check(m, f"{tool.key} incremental backup")
             row.incr.append(m)
