@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
-from freezer_storage_local import LocalStorage
+from freezer_storage_local import WRITE_PIECE, LocalStorage
 
 from freezer_core.errors import PermissionDenied, StorageError, StorageFull
 from freezer_core.testing.storage import StorageTests
@@ -76,6 +76,29 @@ def test_each_part_is_sent_to_disk_as_soon_as_it_is_written(tmp_path: Path, monk
     up.complete()
     assert sorted(advised) == [(0, 5000, os.POSIX_FADV_DONTNEED), (5000, 3000, os.POSIX_FADV_DONTNEED)]
     assert storage.get("d/data") == b"a" * 5000 + b"b" * 3000
+
+
+def test_large_parts_and_objects_reach_the_kernel_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No write call is larger than WRITE_PIECE (large calls cost a VM host faults), and no byte is lost."""
+    calls: list[int] = []
+    pwrite = os.pwrite
+
+    def short_pwrite(fd: int, data: memoryview, offset: int) -> int:
+        calls.append(len(data))
+        return pwrite(fd, data[: max(1, len(data) - 7)], offset)  # the kernel may write less than asked
+
+    monkeypatch.setattr(os, "pwrite", short_pwrite)
+    part = os.urandom(2 * WRITE_PIECE + 12345)
+    storage = LocalStorage(str(tmp_path), {})
+    up = storage.open_upload("d/data")
+    up.write_part(1, 100, part)
+    up.write_part(0, 0, part[:100])
+    up.complete()
+    storage.put("d/whole", part)
+    assert storage.get("d/data") == part[:100] + part
+    assert storage.get("d/whole") == part
+    assert max(calls) == WRITE_PIECE
+    assert len(calls) >= 2 * 4  # three pieces of each, and a short write after each
 
 
 def test_a_long_upload_is_synced_in_the_background(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

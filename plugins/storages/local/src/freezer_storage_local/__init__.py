@@ -22,9 +22,21 @@ from pathlib import Path
 from freezer_core.contract import ObjectInfo, Options, Storage, StorageProperties, Upload
 from freezer_core.errors import ObjectNotFound, PermissionDenied, StorageError, StorageFull
 
-__all__ = ["LocalStorage"]
+__all__ = ["WRITE_PIECE", "LocalStorage"]
 
 PART_SUFFIX = ".part"
+
+WRITE_PIECE = 1 << 20
+"""Most bytes one ``write`` call hands the kernel.
+
+Why: Linux caches a file written in large calls in large folios, up to 2 MiB
+ones, and a 2 MiB folio needs a free 2 MiB block of memory.  Those are the
+blocks a virtual machine hands back to its host (free page reporting works on
+2 MiB blocks), so every one is faulted in again by the host as it is filled.
+Measured on our 2-CPU VM, 545 MB written in 8 MiB segments (``fsync`` at the
+end): one call per segment took 0.56-1.69 s of system time, 1 MiB calls
+0.16-0.20 s, 256 KiB calls 0.18-0.31 s.  ``zstd`` writes 128 KiB at a time.
+"""
 
 
 def _translate(exc: OSError, what: str) -> StorageError:
@@ -37,6 +49,17 @@ def _translate(exc: OSError, what: str) -> StorageError:
     if exc.errno == errno.ENOENT:
         return ObjectNotFound(f"{what} does not exist")
     return StorageError(f"cannot access {what}: {exc.strerror or exc}")
+
+
+def _write_at(fd: int, data: bytes | memoryview, offset: int) -> None:
+    """Write all of ``data`` at ``offset``, in calls of at most :data:`WRITE_PIECE` bytes."""
+    view = memoryview(data)
+    for start in range(0, len(view), WRITE_PIECE):
+        piece = view[start:start + WRITE_PIECE]
+        at = offset + start
+        while piece:
+            written = os.pwrite(fd, piece, at)
+            piece, at = piece[written:], at + written
 
 
 class LocalStorage(Storage):
@@ -57,10 +80,12 @@ class LocalStorage(Storage):
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{PART_SUFFIX}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            try:
+                _write_at(fd, data, 0)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
@@ -212,11 +237,7 @@ class _LocalUpload(Upload):
 
     def write_part(self, number: int, offset: int, data: bytes | memoryview) -> None:
         try:
-            view, at = memoryview(data), offset
-            while view:
-                written = os.pwrite(self.fd, view, at)
-                view = view[written:]
-                at += written
+            _write_at(self.fd, data, offset)
         except OSError as exc:
             raise _translate(exc, str(self.path)) from exc
         if _START_WRITEBACK is not None:
