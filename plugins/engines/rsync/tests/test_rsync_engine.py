@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from freezer_engine_rsync import RsyncEngine
-from freezer_engine_rsync.signature import Copy, Matcher, Signer, aligned_weak, delta, rolling_weak
+from freezer_engine_rsync.backup import _read
+from freezer_engine_rsync.signature import READ_SIZE, Copy, Matcher, Signer, aligned_weak, delta, rolling_weak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -177,3 +178,17 @@ def test_exclude_and_block_size_validation(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="--rsync-block-size"):
         rsync_engine(rsync_block_size=3)
     assert rsync_engine(rsync_block_size=8192).metadata()["rsync_block_size"] == 8192
+
+
+@given(size=st.integers(0, 3 * READ_SIZE + 5), expected=st.integers(0, 3 * READ_SIZE + 5))
+@settings(max_examples=40, deadline=None)
+def test_a_file_is_read_whole_whatever_size_the_walk_saw(tmp_path_factory: pytest.TempPathFactory,
+                                                       size: int, expected: int) -> None:
+    """A file that grew or shrank since it was listed is still read to its end, in chunks of at most READ_SIZE."""
+    path = tmp_path_factory.mktemp("read") / "f"
+    data = random.Random(size).randbytes(size)
+    path.write_bytes(data)
+    with open(path, "rb") as f:
+        chunks = list(_read(f, bytes(path), expected))
+    assert b"".join(chunks) == data
+    assert all(0 < len(c) <= READ_SIZE for c in chunks)

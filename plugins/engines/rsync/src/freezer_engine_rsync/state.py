@@ -57,6 +57,13 @@ from freezer_engine_rsync.signature import STRONG_SIZE, WEAK_SIZE
 KINDS = frozenset((DIR, FILE, SYMLINK, HARDLINK, NODE))
 NO_PARENT = bytes(16)
 RESTART = "start a new chain with a level-0 backup"
+_STATE_ZSTD = zstandard.ZstdCompressionParameters.from_level(3, window_log=19, hash_log=15, chain_log=15)
+"""zstd for the state file: level 3 with level 1's window and small tables.
+
+Why: the state sits beside the backup's whole pipeline.  On the 1 GiB
+benchmark (8.5 MB of state) plain level 3 wrote 5.779 MB with 3.5 MiB of
+compressor memory; these 5.784 MB with 1.5 MiB (level 1: 5.920 MB, 1.3 MiB).
+"""
 
 
 @dataclass(slots=True)
@@ -272,7 +279,7 @@ class StateWriter:
 
     def __init__(self, header: StateHeader) -> None:
         self._file = tempfile.TemporaryFile()
-        self._zstd = zstandard.ZstdCompressor(level=3).stream_writer(self._file, closefd=False)
+        self._zstd = zstandard.ZstdCompressor(compression_params=_STATE_ZSTD).stream_writer(self._file, closefd=False)
         self._count = 0
         self._zstd.write(STATE_MAGIC + STATE_VERSION_FIELD.pack(STATE_VERSION) + STATE_HEADER.pack(
             header.level, header.block_size, header.level_id, header.parent_id))
