@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from freezer_core.actions.common import (
@@ -34,7 +35,7 @@ from freezer_core.models import Action
 from freezer_core.pipeline import apply, read_ahead
 from freezer_core.pipeline.compression import compressor
 from freezer_core.pipeline.crypto import encryptor, freezer_salt
-from freezer_core.pipeline.transfer import upload
+from freezer_core.pipeline.transfer import Segment, upload
 from freezer_core.plugins import call_hook
 
 LOG = logging.getLogger("freezer.backup")
@@ -57,6 +58,19 @@ def _previous_state(storage: Storage, engine: Engine, lineage: list[BackupRef],
     if not states:
         return None, salt
     return (states if engine.chain_state else states[0]), salt
+
+
+def _upload_data(action: Action, storage: Storage, ref: BackupRef, chunks: Iterable[bytes], *,
+                 level: int, passphrase: bytes | None, salt: bytes | None) -> list[Segment]:
+    """Compress, encrypt and upload the engine's stream as the backup's data object.
+
+    Its own function so that the compressor and encryptor (zstd contexts, buffers) are
+    gone when it returns, before the engine state is sealed and stored beside them.
+    """
+    transforms = [compressor(action.compression, favour_size=level > 0)]
+    if passphrase is not None:
+        transforms.append(encryptor(passphrase, action.encrypt_format, salt=salt))
+    return upload(storage, ref.data_name, apply(chunks, *transforms), segment_size=action.max_segment_size)
 
 
 def run(action: Action, progress: Any = None) -> dict[str, Any]:
@@ -86,12 +100,8 @@ def run(action: Action, progress: Any = None) -> dict[str, Any]:
             tally = [0]
             stream = engine.backup(source, previous_state)
             try:
-                transforms = [compressor(action.compression, favour_size=level > 0)]
-                if passphrase is not None:
-                    transforms.append(encryptor(passphrase, action.encrypt_format, salt=salt))
-                segments = upload(storage, ref.data_name,
-                                  apply(counting(read_ahead(stream), progress, None, tally), *transforms),
-                                  segment_size=action.max_segment_size)
+                segments = _upload_data(action, storage, ref, counting(read_ahead(stream), progress, None, tally),
+                                        level=level, passphrase=passphrase, salt=salt)
                 state = stream.state()
             finally:
                 stream.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import platform
 import time
@@ -82,7 +83,12 @@ def seal(data: bytes, passphrase: bytes | None, salt: bytes | None = None) -> by
     """
     if passphrase is None:
         return data
-    return b"".join(apply([data], encryptor(passphrase, "freezer", salt=salt)))
+    # Into a BytesIO, whose getvalue() hands over its buffer: joining the pieces would hold
+    # them all and the joined copy at once, beside ``data`` (a large rsync state: 3 x 6 MB).
+    sealed = io.BytesIO()
+    for piece in apply([data], encryptor(passphrase, "freezer", salt=salt)):
+        sealed.write(piece)
+    return sealed.getvalue()
 
 
 def unseal(data: bytes, passphrase: bytes | None, what: str) -> bytes:
