@@ -35,8 +35,11 @@ from typing import Protocol, TypeVar, runtime_checkable
 __all__ = ["Passthrough", "Transform", "apply", "pin_malloc_thresholds", "read_ahead", "worker_count", "worker_pool"]
 
 _T = TypeVar("_T")
-READ_AHEAD_DEPTH = 4
-"""Items :func:`read_ahead` buffers by default: 4 MiB of 1 MiB chunks, enough to ride out a busy spell."""
+READ_AHEAD_DEPTH = 2
+"""Items :func:`read_ahead` buffers by default: 2 MiB of 1 MiB chunks, beside the 1 MiB a pipe holds.
+
+Measured on the 1 GiB benchmark against a depth of 4: backups and restores
+as fast (within run-to-run noise), and 2-3 MiB less peak memory for an S3 backup."""
 _POLL = 0.1  # seconds between checks that a stopped consumer wants the producer gone
 
 
