@@ -10,14 +10,29 @@ mkdir -p "$OSBED" "$OSBED_CACHE"
 export PIP_CACHE_DIR=$OSBED_CACHE/pipcache
 if [ ! -s "$OSBED/ports.sh" ]; then
   python3 - > "$OSBED/ports.sh.tmp" <<'PY'
-import socket
+import random, socket
 names = ("KS_PORT GLANCE_PORT SWIFT_PROXY_PORT SWIFT_OBJECT_PORT SWIFT_CONTAINER_PORT SWIFT_ACCOUNT_PORT "
          "SWIFT_MEMCACHED_PORT CINDER_PORT NOVA_PORT PLACEMENT_PORT NEUTRON_PORT RABBIT_PORT RABBIT_EPMD_PORT "
          "RABBIT_DIST_PORT").split()
+# Ports below the kernel's ephemeral range: a server binds its port minutes after it is chosen here, and in
+# between an outgoing connection or another test server's bind(0) (the rest of the suite runs beside the bed)
+# could take a port from that range -- once Swift's container server found its port taken and the bed came
+# up without it.  Nothing the kernel hands out lands below the range.
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 0
+candidates = list(range(20000, low))
+random.shuffle(candidates)
 socks = []
 for name in names:  # all held open together, so no two names get the same port
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    while True:
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", candidates.pop() if candidates else 0))
+            break
+        except OSError:  # in use: try another
+            s.close()
     socks.append(s)
     print(f"export {name}={s.getsockname()[1]}")
 PY

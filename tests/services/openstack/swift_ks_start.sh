@@ -16,11 +16,27 @@ from keystoneauth1 import session
 from keystoneauth1.identity import v3
 s = session.Session(auth=v3.Password(auth_url=os.environ["OS_AUTH_URL"], username="admin",
     password=os.environ["OS_PASSWORD"], project_name="admin", user_domain_id="default", project_domain_id="default"))
+where = {"service_type": "object-store", "interface": "public"}
 for i in range(100):
     try:
-        r = s.head("", endpoint_filter={"service_type": "object-store", "interface": "public"}, raise_exc=True)
-        print("swift ready (keystone auth):", r.url, r.status_code); sys.exit(0)
+        r = s.head("", endpoint_filter=where, raise_exc=True)
+        break
     except Exception as e:
         err = e; time.sleep(0.2)
-sys.exit(f"swift not ready: {err}")
+else:
+    sys.exit(f"swift not ready: {err}")
+# The account answering is not enough: a container or object server that never bound its port leaves the
+# proxy answering 400/503 to every listing.  Write, list, read and remove one object through all three.
+try:
+    s.put("/freezer-bed-check", endpoint_filter=where, raise_exc=True)
+    s.put("/freezer-bed-check/probe", data=b"probe", endpoint_filter=where, raise_exc=True)
+    listed = s.get("/freezer-bed-check", endpoint_filter=where, raise_exc=True).text.split()
+    body = s.get("/freezer-bed-check/probe", endpoint_filter=where, raise_exc=True).content
+    s.delete("/freezer-bed-check/probe", endpoint_filter=where, raise_exc=True)
+    s.delete("/freezer-bed-check", endpoint_filter=where, raise_exc=True)
+except Exception as e:
+    sys.exit(f"swift is up but cannot store an object: {e} (see {os.environ.get('OSBED', '')}/swift/log/*.log)")
+if listed != ["probe"] or body != b"probe":
+    sys.exit(f"swift is up but lists {listed} and reads {body!r} for the one object written")
+print("swift ready (keystone auth):", r.url, r.status_code)
 PY
