@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from freezer_storage_s3 import S3Storage
+from freezer_storage_s3._upload import _PartReader
+from hypothesis import given
+from hypothesis import strategies as st
 
 from freezer_core.errors import (
     ObjectNotFound,
@@ -177,6 +181,50 @@ def test_missing_bucket_reads_as_empty_and_is_created_on_first_write(s3_server: 
     storage.client.delete_bucket(Bucket=storage.bucket)
 
 
+def test_a_part_lent_as_a_view_is_sent_whole_after_the_bucket_is_created(s3_server: Service) -> None:
+    """The first attempt fails on the missing bucket; the second must send the part from its first byte."""
+    storage = S3Storage(f"lent-{uuid.uuid4().hex[:10]}/p", options(s3_server))
+    assert storage.properties().borrows_parts
+    data = os.urandom(5 * MiB + 7)
+    buffer = bytearray(data)
+    upload = storage.open_upload("v")
+    upload.write_part(0, 0, memoryview(buffer).toreadonly())
+    buffer[:] = bytes(len(buffer))  # the core refills the buffer once write_part has returned
+    upload.complete()
+    assert storage.get("v") == data
+    storage.client.delete_object(Bucket=storage.bucket, Key="p/v")
+    storage.client.delete_bucket(Bucket=storage.bucket)
+
+
+_reads = st.lists(st.one_of(
+    st.tuples(st.just("read"), st.integers(-1, 300) | st.none()),
+    st.tuples(st.just("seek"), st.integers(-300, 300), st.sampled_from([io.SEEK_SET, io.SEEK_CUR, io.SEEK_END])),
+    st.tuples(st.just("readinto"), st.integers(0, 300)),
+), max_size=20)
+
+
+@given(st.binary(max_size=256), _reads)
+def test_part_reader_reads_and_seeks_like_a_file(data: bytes, ops: list[tuple[Any, ...]]) -> None:
+    """What botocore does with a body (read in pieces, tell, seek back) gives what a BytesIO gives."""
+    reader, reference = _PartReader(memoryview(data)), io.BytesIO(data)
+    for op, *args in ops:
+        if op == "seek":
+            offset, whence = args
+            start = {io.SEEK_SET: 0, io.SEEK_CUR: reference.tell(), io.SEEK_END: len(data)}[whence]
+            if start + offset < 0:
+                with pytest.raises(ValueError, match="negative seek"):
+                    reader.seek(offset, whence)
+            else:
+                assert reader.seek(offset, whence) == reference.seek(offset, whence)
+        elif op == "read":
+            assert bytes(reader.read(args[0])) == reference.read(args[0])
+        else:
+            mine, theirs = bytearray(args[0]), bytearray(args[0])
+            assert reader.readinto(mine) == reference.readinto(theirs)
+            assert mine == theirs
+        assert reader.tell() == reference.tell()
+
+
 def test_wrong_secret_is_permission_denied_and_permanent(s3_server: Service, container: str) -> None:
     storage = S3Storage(container, options(s3_server, secret_key="not-the-secret"))
     with pytest.raises(PermissionDenied, match="refused the credentials.*--access-key/--secret-key") as err:
@@ -229,6 +277,7 @@ def test_describe_and_options() -> None:
     assert storage.key("a/b") == "some/prefix/a/b"
     props = storage.properties()
     assert props.min_part_size == 5 * MiB and props.connections >= 4 and props.max_object_size == 5 * 1024**4
+    assert props.borrows_parts
     # Within its 10 000 parts, an upload from the default segment size grows to S3's largest object.
     first = Action().max_segment_size
     assert props.max_parts == 10_000

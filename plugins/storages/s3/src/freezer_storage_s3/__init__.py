@@ -297,7 +297,8 @@ class S3Storage(Storage):
 
     def properties(self) -> StorageProperties:
         return StorageProperties(connections=CONNECTIONS, max_object_size=MAX_OBJECT_SIZE,
-                                 min_part_size=MIN_PART_SIZE, max_parts=MAX_PARTS)
+                                 min_part_size=MIN_PART_SIZE, max_parts=MAX_PARTS,
+                                 borrows_parts=True)  # see S3Upload: a part is sent or copied when write_part returns
 
     def is_permanent(self, exc: BaseException) -> bool:
         return not is_transient(exc)

@@ -11,10 +11,15 @@ because a short part is only legal as the last one and which part is last is
 known only at ``complete()``.  That also means a small object never starts a
 multipart upload: it is written with one ``put_object``, so an empty or tiny
 backup leaves no pending upload behind even if the run dies.
+
+A part is done with when ``upload_part`` returns (botocore retries inside the
+call), so the storage borrows parts: the core lends a view of a buffer it
+refills, and botocore reads it through :class:`_PartReader`.
 """
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -63,11 +68,12 @@ class S3Upload(Upload):
                 self._checksum = created.get("ChecksumAlgorithm")
             return self._upload_id
 
-    def _send(self, number: int, data: bytes) -> None:
+    def _send(self, number: int, data: bytes | memoryview) -> None:
         upload_id = self._started()
         client, bucket = self.storage.client, self.storage.bucket
+        # A new reader per attempt: a retry after creating the bucket starts from the first byte.
         sent = self._call(f"writing part {number}", lambda: client.upload_part(
-            Bucket=bucket, Key=self.key, UploadId=upload_id, PartNumber=number + 1, Body=data))
+            Bucket=bucket, Key=self.key, UploadId=upload_id, PartNumber=number + 1, Body=_PartReader(data)))
         entry: dict[str, Any] = {"PartNumber": number + 1, "ETag": sent["ETag"]}
         if self._checksum and sent.get(f"Checksum{self._checksum}"):
             entry[f"Checksum{self._checksum}"] = sent[f"Checksum{self._checksum}"]
@@ -140,6 +146,49 @@ class S3Upload(Upload):
         except StorageError as exc:
             if error_code(exc.__cause__ or exc) not in ("NoSuchUpload", "404"):
                 raise
+
+
+class _PartReader(io.RawIOBase):
+    """A seekable file over a part for botocore, whose ``read`` returns views of the part, not copies.
+
+    Why: botocore takes no ``memoryview`` body, and reads a file body three
+    times per part (to checksum it, to sign it, to send it), 1 MiB at a time
+    for the first two.  Copies of those pieces -- or a new ``bytes`` per
+    part -- churn the heap: a 10 GiB backup to S3 peaked 5-7 MiB above a
+    1 GiB one.  botocore only hashes and sends what it reads, so views are
+    safe, and it seeks back to the start when it retries.
+    """
+
+    def __init__(self, data: bytes | memoryview) -> None:
+        self._data = memoryview(data).cast("B")
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        start = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._data)}[whence]
+        if start + offset < 0:
+            raise ValueError(f"negative seek position {start + offset}")
+        self._position = start + offset
+        return self._position
+
+    def read(self, size: int | None = -1) -> memoryview:  # type: ignore[override]
+        end = len(self._data) if size is None or size < 0 else self._position + size
+        piece = self._data[self._position:end]
+        self._position += len(piece)
+        return piece
+
+    def readinto(self, buffer: Any) -> int:
+        piece = self.read(len(buffer))
+        memoryview(buffer).cast("B")[:len(piece)] = piece
+        return len(piece)
 
 
 def _suggest(written: int, number: int) -> str:
