@@ -364,3 +364,26 @@ def test_download_read_ahead_is_bounded_and_closing_stops_threads() -> None:
     alive = [t for t in threading.enumerate() if t.name.startswith("freezer-download")]
     assert alive == []
     assert max(held) <= 3 + 1
+
+
+def test_transfers_release_free_heap_every_stretch_of_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once per HEAP_RELEASE_EVERY bytes each way: a long run's heap holes go back to the kernel."""
+    import freezer_core.pipeline.transfer as transfer
+
+    calls: list[str] = []
+    monkeypatch.setattr(transfer, "HEAP_RELEASE_EVERY", 100)
+    monkeypatch.setattr(transfer, "release_free_heap", lambda: calls.append("released") or True)
+    storage = MemoryStorage()
+    segments = upload(storage, "o", [b"x" * 1050], segment_size=30)  # 35 segments, 1050 bytes
+    assert len(calls) == 10  # crossed 100, 200, ... 1000
+    calls.clear()
+    assert b"".join(download(storage, "o", segments, segment_size=30)) == b"x" * 1050
+    assert len(calls) == 10
+
+
+def test_release_free_heap_works_on_glibc() -> None:
+    import platform
+
+    from freezer_core.pipeline import release_free_heap
+
+    assert release_free_heap() is (platform.libc_ver()[0] == "glibc")

@@ -25,6 +25,7 @@ queue between threads is bounded, so memory stays bounded too (see
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import queue
 import threading
@@ -32,7 +33,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar, runtime_checkable
 
-__all__ = ["Passthrough", "Transform", "apply", "pin_malloc_thresholds", "read_ahead", "worker_count", "worker_pool"]
+__all__ = ["HEAP_RELEASE_EVERY", "Passthrough", "Transform", "apply", "pin_malloc_thresholds", "read_ahead",
+           "release_free_heap", "worker_count", "worker_pool"]
 
 _T = TypeVar("_T")
 READ_AHEAD_DEPTH = 2
@@ -117,6 +119,20 @@ MMAP_THRESHOLD = 2 << 20
 """Allocations from this size up get their own mapping, returned to the kernel when freed."""
 TRIM_THRESHOLD = 2 << 20
 """Free memory at the top of each glibc heap kept for reuse instead of returned (two 1 MiB pieces)."""
+HEAP_RELEASE_EVERY = 256 << 20
+"""Bytes a transfer moves between two calls of :func:`release_free_heap`."""
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The process's own symbols, libc's among them; None where they cannot be loaded.
+
+    Not ``ctypes.util.find_library``: it runs ``ldconfig -p`` in a subprocess.
+    """
+    try:
+        return ctypes.CDLL(None)
+    except OSError:
+        return None
 
 
 def pin_malloc_thresholds() -> bool:
@@ -141,17 +157,31 @@ def pin_malloc_thresholds() -> bool:
     before the pipeline allocates.  An operator's
     ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_`` wins.
     """
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
-        return False
-    try:
-        # The process's own symbols, libc's among them: ``ctypes.util.find_library``
-        # would run ``ldconfig -p`` in a subprocess at every start-up.
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+    mallopt = getattr(_libc(), "mallopt", None)  # not glibc (musl has no mallopt): None
+    if mallopt is None or os.environ.get("MALLOC_MMAP_THRESHOLD_"):
         return False
     if not os.environ.get("MALLOC_TRIM_THRESHOLD_"):
         mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
+def release_free_heap() -> bool:
+    """Hand the free pages inside glibc's heaps back to the kernel (``malloc_trim``); False elsewhere.
+
+    Why: the trim threshold only returns free memory at the *top* of a heap.
+    A long backup frees its 1 MiB pieces in a different order than it took
+    them, in one heap per thread, and the holes left below live pieces stay
+    resident: a 10 GiB gzip backup's live allocations were 40 MiB at its peak
+    while the process held 83 MiB of anonymous memory, and peaked at
+    101-109 MiB against 78 at 1 GiB.  The transfers call this every
+    :data:`HEAP_RELEASE_EVERY` bytes, which bounds that drift to what one
+    stretch of the transfer can leave.
+    """
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is None:
+        return False
+    trim(0)
+    return True
 
 
 # ---------------------------------------------------------------- threads

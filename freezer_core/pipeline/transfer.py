@@ -33,6 +33,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 from freezer_core.contract import Storage, Upload
 from freezer_core.errors import FreezerError, IntegrityError, ObjectNotFound, StorageError, ValidationError
+from freezer_core.pipeline import HEAP_RELEASE_EVERY, release_free_heap
 
 __all__ = ["MEMORY_BUDGET", "PIECE_SIZE", "Segment", "download", "rechunk", "segment_size_at", "upload"]
 
@@ -306,6 +307,8 @@ def upload(
                 lent[number] = cast(bytearray, data.obj)  # a _ReusedSegment's buffer, free once written
             pending[future] = (number, offset, len(data))
             sizes.append((offset, len(data)))
+            if offset // HEAP_RELEASE_EVERY != (offset + len(data)) // HEAP_RELEASE_EVERY:
+                release_free_heap()
             offset += len(data)
             del data  # the worker holds the only reference: memory goes when the part is written
         done, _ = wait(pending)
@@ -413,8 +416,12 @@ def download(
                 if len(queue) >= workers:
                     break
 
+        done = 0
         while queue:
             data = queue.popleft().result()
+            if done // HEAP_RELEASE_EVERY != (done + len(data)) // HEAP_RELEASE_EVERY:
+                release_free_heap()
+            done += len(data)
             if started:
                 top_up()
             # Handed on in pieces: whatever a consumer keeps (a header it peeked at, a
