@@ -120,6 +120,12 @@ def _storage_call(storage: Storage, what: str, call: Callable[[], _T]) -> _T:
         raise StorageError(f"cannot {what} on {storage.describe()}: {exc or type(exc).__name__}") from exc
 
 
+def _release_heap_past(moved: int, size: int) -> None:
+    """Release free heap when ``size`` more bytes after ``moved`` cross a multiple of :data:`HEAP_RELEASE_EVERY`."""
+    if moved // HEAP_RELEASE_EVERY != (moved + size) // HEAP_RELEASE_EVERY:
+        release_free_heap()
+
+
 def _connections(storage: Storage, connections: int | None) -> int:
     count = storage.properties().connections if connections is None else connections
     if count < 1:
@@ -307,8 +313,7 @@ def upload(
                 lent[number] = cast(bytearray, data.obj)  # a _ReusedSegment's buffer, free once written
             pending[future] = (number, offset, len(data))
             sizes.append((offset, len(data)))
-            if offset // HEAP_RELEASE_EVERY != (offset + len(data)) // HEAP_RELEASE_EVERY:
-                release_free_heap()
+            _release_heap_past(offset, len(data))
             offset += len(data)
             del data  # the worker holds the only reference: memory goes when the part is written
         done, _ = wait(pending)
@@ -419,8 +424,7 @@ def download(
         done = 0
         while queue:
             data = queue.popleft().result()
-            if done // HEAP_RELEASE_EVERY != (done + len(data)) // HEAP_RELEASE_EVERY:
-                release_free_heap()
+            _release_heap_past(done, len(data))
             done += len(data)
             if started:
                 top_up()
